@@ -1,0 +1,5 @@
+"""``python -m takedown``."""
+
+from takedown.cli.main import app
+
+app()

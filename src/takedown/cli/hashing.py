@@ -1,0 +1,145 @@
+"""``takedown hash``: hash files and folders, in parallel, one JSON line per file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from takedown.media import MediaError
+from takedown.signals import HashOptions, HashResult, Signal, hash_bytes
+
+
+@dataclass(frozen=True)
+class FileError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file: a result or an error, never both."""
+
+    path: str
+    result: HashResult | None = None
+    error: FileError | None = None
+
+    def to_json(self) -> dict[str, object]:
+        if self.error is not None:
+            return {
+                "path": self.path,
+                "error": {"code": self.error.code, "message": self.error.message},
+            }
+        assert self.result is not None
+        return {
+            "path": self.path,
+            "media": self.result.media.value,
+            "format": self.result.format,
+            "signals": [s.to_json() for s in self.result.signals],
+        }
+
+
+def hash_file(path: str, options: HashOptions) -> FileOutcome:
+    """Hash one file; every failure becomes a :class:`FileError` so that a batch continues."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return FileOutcome(path, error=FileError("unreadable_file", f"cannot read: {exc.strerror}"))
+    try:
+        return FileOutcome(path, result=hash_bytes(data, options))
+    except MediaError as exc:
+        return FileOutcome(path, error=FileError(exc.code, exc.message))
+    except Exception as exc:  # a decoder bug must not stop a batch of thousands
+        return FileOutcome(path, error=FileError("internal_error", f"{type(exc).__name__}: {exc}"))
+
+
+def _hash_file_star(args: tuple[str, HashOptions]) -> FileOutcome:
+    return hash_file(*args)
+
+
+def hash_files(files: list[Path], options: HashOptions, jobs: int) -> Iterator[FileOutcome]:
+    """Outcomes in input order; ``jobs`` > 1 spreads files over worker processes."""
+    work = [(str(f), options) for f in files]
+    if jobs <= 1 or len(files) <= 1:
+        yield from map(_hash_file_star, work)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_hash_file_star, work, chunksize=1)
+
+
+def human_line(outcome: FileOutcome) -> str:
+    if outcome.error is not None:
+        return (
+            f"{escape(outcome.path)}\t[red]{outcome.error.code}[/red]\t{escape(outcome.error.message)}"
+        )
+    assert outcome.result is not None
+    parts = [outcome.path, outcome.result.media.value]
+    for signal in outcome.result.signals:
+        if isinstance(signal, Signal):
+            detail = f"{signal.type}:{signal.value}"
+            if signal.quality is not None:
+                detail += f" q={signal.quality}"
+            if signal.variant is not None and signal.variant.value != "original":
+                detail += f" ({signal.variant.value})"
+            parts.append(detail)
+        else:
+            parts.append(f"{signal.type}:{len(signal.frames)} frames")
+    return "\t".join(parts)
+
+
+def run_hash(
+    files: list[Path],
+    options: HashOptions,
+    *,
+    jobs: int,
+    as_json: bool,
+    show_progress: bool,
+) -> int:
+    """Hash ``files``, print the results, and return how many failed."""
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    failed = 0
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("hashing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show_progress,
+    )
+    with progress:
+        task = progress.add_task("hash", total=len(files))
+        for outcome in hash_files(files, options, jobs):
+            if outcome.error is not None:
+                failed += 1
+            if as_json:
+                print(json.dumps(outcome.to_json(), separators=(",", ":")), flush=False)
+            elif outcome.error is not None:
+                err.print(human_line(outcome), markup=True)
+            else:
+                out.print(human_line(outcome), markup=False)
+            progress.advance(task)
+    elapsed = time.monotonic() - started
+    if show_progress or failed:
+        err.print(
+            f"hashed {len(files) - failed} of {len(files)} files in {elapsed:.1f} s"
+            + (f"; {failed} failed (see the error codes above)" if failed else "")
+        )
+    return failed

@@ -1,0 +1,118 @@
+"""Entry point: ``takedown COMMAND``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from takedown import __version__
+from takedown.cli.files import MissingPath, expand
+from takedown.cli.hashing import run_hash
+from takedown.media import FrameSampling, MediaLimits
+from takedown.signals import HashOptions
+
+app = typer.Typer(
+    name="takedown",
+    help="Find, take down and keep down CSAM and NCII, with every copy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_DEFAULT_LIMITS = MediaLimits()
+
+
+@app.callback()
+def main() -> None:
+    """takedown: hashing, matching and case handling for a platform's trust-and-safety team."""
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+@app.command("hash")
+def hash_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line (a stable interface).")
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Worker processes (default: all cores).")
+    ] = 0,
+    fps: Annotated[
+        float,
+        typer.Option(help="Video frames hashed per second; 0 hashes every frame (vPDQ native)."),
+    ] = 1.0,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Decode images and video frames in full (slower; the reference path)."
+        ),
+    ] = False,
+    trim: Annotated[
+        bool, typer.Option(help="Also hash images with uniform borders trimmed away.")
+    ] = True,
+    dihedral: Annotated[
+        bool, typer.Option(help="Add the 8 rotation/flip variants of each PDQ hash.")
+    ] = False,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Largest file accepted, in bytes.")] = (
+        _DEFAULT_LIMITS.max_bytes
+    ),
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Largest image or frame, in pixels (decompression bombs).")
+    ] = _DEFAULT_LIMITS.max_pixels,
+    max_duration: Annotated[
+        float, typer.Option(min=0.001, help="Longest video accepted, in seconds.")
+    ] = _DEFAULT_LIMITS.max_duration_s,
+    max_frames: Annotated[int, typer.Option(min=1, help="Most video frames decoded.")] = (
+        _DEFAULT_LIMITS.max_frames
+    ),
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="Wall-time budget per file, in seconds.")
+    ] = _DEFAULT_LIMITS.max_decode_s,
+) -> None:
+    """Hash images and videos: PDQ (with a border-trimmed variant), vPDQ, MD5 and SHA-256.
+
+    Errors are reported per file and the rest continue; the exit status is 1 if any file failed.
+    """
+    err = Console(stderr=True)
+    try:
+        files = expand(paths)
+    except MissingPath as exc:
+        err.print(f"[red]error:[/red] {exc}; check the path and try again")
+        raise typer.Exit(2) from None
+    if not files:
+        err.print("[red]error:[/red] no files found under the given folders")
+        raise typer.Exit(2)
+    options = HashOptions(
+        limits=MediaLimits(
+            max_bytes=max_bytes,
+            max_pixels=max_pixels,
+            max_frames=max_frames,
+            max_duration_s=max_duration,
+            max_decode_s=timeout,
+        ),
+        fast=not full,
+        trim=trim,
+        dihedral=dihedral,
+        video=FrameSampling(
+            fps=fps or None,
+            max_side=None if full else 512,
+            fast_decode=not full and fps > 0,
+        ),
+    )
+    failed = run_hash(
+        files,
+        options,
+        jobs=jobs or (os.cpu_count() or 1),
+        as_json=as_json,
+        show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
+    )
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,96 @@
+"""Find uniform borders: letterboxing, padding, frames and screenshot margins.
+
+A copy re-posted with a black frame or inside a phone screenshot has a completely different PDQ
+hash, because PDQ summarises the whole canvas. Cutting the uniform margins away first gives the
+copy back its original hash. The caller keeps both hashes, so a false trim (a clear sky, a
+studio backdrop) costs an extra hash, never a lost match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from takedown.media.image import RGBArray
+
+TOLERANCE = 24
+"""Largest per-channel difference from the border colour still counted as border (JPEG noise)."""
+
+ROW_SHARE = 0.92
+"""A row or column is border when at least this share of its pixels has the border colour."""
+
+MIN_TRIM_SHARE = 0.02
+"""Margins narrower than this share of a side change PDQ too little to be worth a second hash."""
+
+MIN_KEEP_SHARE = 0.25
+"""The content left after trimming must keep at least this share of each side."""
+
+MAX_PASSES = 3
+"""Nested margins (a status bar inside a white padding) are peeled one per pass."""
+
+
+@dataclass(frozen=True)
+class Box:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+
+def _leading_border(lines: npt.NDArray[np.int16]) -> int:
+    """How many leading lines (axis 0 of ``lines``: line, pixel, channel) are border."""
+    background = np.median(lines[0], axis=0)
+    close = np.abs(lines - background).max(axis=2) <= TOLERANCE
+    is_border = close.mean(axis=1) >= ROW_SHARE
+    if not is_border[0]:
+        return 0
+    not_border = np.flatnonzero(~is_border)
+    return int(not_border[0]) if not_border.size else len(lines)
+
+
+def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
+    region = pixels[box.top : box.bottom, box.left : box.right]
+    height, width = region.shape[:2]
+    top = _leading_border(region)
+    bottom = _leading_border(region[::-1])
+    left = _leading_border(region.transpose(1, 0, 2))
+    right = _leading_border(region.transpose(1, 0, 2)[::-1])
+    if top + bottom >= height or left + right >= width:
+        return box  # all one colour: nothing to keep, so nothing to trim
+    return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)
+
+
+def find_content(rgb: RGBArray) -> Box | None:
+    """The box inside the uniform margins, or ``None`` when there are none worth trimming."""
+    height, width = rgb.shape[:2]
+    if height < 16 or width < 16:
+        return None
+    pixels = rgb.astype(np.int16)
+    full = Box(0, 0, width, height)
+    box = full
+    for _ in range(MAX_PASSES):
+        trimmed = _trim_once(pixels, box)
+        if trimmed == box:
+            break
+        box = trimmed
+    trimmed_x = (width - box.width) / width
+    trimmed_y = (height - box.height) / height
+    if max(trimmed_x, trimmed_y) < MIN_TRIM_SHARE:
+        return None
+    if box.width < width * MIN_KEEP_SHARE or box.height < height * MIN_KEEP_SHARE:
+        return None
+    return box
+
+
+def crop(rgb: RGBArray, box: Box) -> RGBArray:
+    return np.ascontiguousarray(rgb[box.top : box.bottom, box.left : box.right])

@@ -1,0 +1,20 @@
+"""Decide what an item is before anything decodes it."""
+
+from __future__ import annotations
+
+from takedown.media.errors import MediaTooLarge
+from takedown.media.image import count_frames, open_image
+from takedown.media.limits import MediaLimits
+from takedown.media.sniff import ANIMATED_GIF, GIF, HEAD_BYTES, MediaFormat, sniff
+
+
+def detect(data: bytes, limits: MediaLimits) -> MediaFormat:
+    """Check the byte limit, sniff the format, and tell animated GIFs (video) from still ones."""
+    if len(data) > limits.max_bytes:
+        raise MediaTooLarge(
+            f"the file is {len(data):,} bytes, over the limit of {limits.max_bytes:,} bytes"
+        )
+    fmt = sniff(data[:HEAD_BYTES])
+    if fmt == GIF and count_frames(open_image(data, fmt, limits)) > 1:
+        return ANIMATED_GIF
+    return fmt

@@ -1,0 +1,136 @@
+"""Safe still-image decoding with Pillow (and pillow-heif for HEIC).
+
+The pixel count is read from the header and checked before a single pixel is decoded, so a
+small file that declares a huge canvas (a decompression bomb) costs nothing. JPEGs can be
+decoded at reduced size (libjpeg's DCT scaling), which is most of the hashing fast path: PDQ
+looks at a 64x64 summary of the image, so decoding 12 million pixels to throw them away is waste.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from takedown.media.deadline import Deadline
+from takedown.media.errors import CorruptMedia, MediaError, MediaTooLarge, UnsupportedMedia
+from takedown.media.limits import MediaLimits
+from takedown.media.sniff import MediaFormat
+
+RGBArray = npt.NDArray[np.uint8]
+
+_PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
+    "jpeg": ("JPEG", "MPO"),
+    "png": ("PNG",),
+    "gif": ("GIF",),
+    "webp": ("WEBP",),
+    "bmp": ("BMP", "DIB"),
+    "tiff": ("TIFF",),
+    "heif": ("HEIF",),
+    "avif": ("AVIF", "HEIF"),
+}
+
+
+@cache
+def _register_heif() -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Pixels ready for hashing.
+
+    ``width``/``height`` are the image's true size as displayed (after EXIF orientation);
+    ``rgb`` may be smaller when a reduced-size decode was asked for.
+    """
+
+    rgb: RGBArray
+    width: int
+    height: int
+    format: str
+    frames: int
+
+
+def open_image(data: bytes, fmt: MediaFormat, limits: MediaLimits) -> Image.Image:
+    """Open (parse the header of) an image, enforcing the pixel limit before decoding."""
+    formats = _PILLOW_FORMATS.get(fmt.name)
+    if formats is None:
+        raise UnsupportedMedia(f"{fmt.name} is not a still-image format")
+    if fmt.name in ("heif", "avif"):
+        _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=list(formats))
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLarge(f"the image declares too many pixels ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(f"the {fmt.name} header cannot be read: {exc}") from exc
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise CorruptMedia(f"the {fmt.name} image declares a size of {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise MediaTooLarge(
+            f"the image declares {width}x{height} = {width * height:,} pixels, over the limit "
+            f"of {limits.max_pixels:,}; a genuine image this large must be downscaled first"
+        )
+    return image
+
+
+def count_frames(image: Image.Image) -> int:
+    """Frames in an (animated) image; parsing GIF frames is bounded by the byte limit."""
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(f"the image's frames cannot be read: {exc}") from exc
+
+
+def decode_image(
+    data: bytes,
+    fmt: MediaFormat,
+    limits: MediaLimits,
+    *,
+    reduce_to: int | None = None,
+) -> DecodedImage:
+    """Decode the first frame to RGB, upright as a viewer would show it (EXIF orientation).
+
+    ``reduce_to``: when set, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose
+    both sides stay >= ``reduce_to``; other formats are decoded in full.
+    """
+    deadline = Deadline(limits.max_decode_s)
+    image = open_image(data, fmt, limits)
+    width, height = image.size
+    frames = count_frames(image)
+    try:
+        if reduce_to is not None and image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (reduce_to, reduce_to))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image.load()
+            upright = _upright(image)
+            rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+    except MediaError:
+        raise
+    except MemoryError as exc:
+        raise MediaTooLarge("the image does not fit in memory") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError) as exc:
+        raise CorruptMedia(f"the {fmt.name} image is damaged or truncated: {exc}") from exc
+    deadline.check("decoding the image")
+    if upright.size != image.size:  # rotated a quarter turn by EXIF orientation
+        width, height = height, width
+    return DecodedImage(rgb=rgb, width=width, height=height, format=fmt.name, frames=frames)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply EXIF orientation; a malformed EXIF block is ignored rather than failing the item."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError):
+        return image

@@ -1,0 +1,93 @@
+"""vPDQ: a video as the PDQ hashes of its (sampled) frames, with quality and timestamp.
+
+Two videos match when enough of the query's usable frames have a near frame in the other video;
+comparing per-frame sets rather than aligned sequences survives trims, re-encodes, speed-ups
+and frame-rate changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from takedown.media import MediaKind, iter_video_frames
+from takedown.signals.base import (
+    AnySignal,
+    Comparison,
+    FrameHash,
+    InvalidSignal,
+    MediaItem,
+    VideoSignal,
+)
+from takedown.signals.pdq import DEFAULT_THRESHOLD, PDQ, hash_rgb
+from takedown.signals.registry import register
+
+MATCH_SHARE = 0.8
+"""A video matches when at least this share of the query's usable frames match."""
+
+
+@dataclass(frozen=True)
+class VideoOverlap:
+    """Shares of usable frames, in each video, that have a match in the other."""
+
+    query_share: float
+    target_share: float
+
+
+def overlap(query: VideoSignal, target: VideoSignal, threshold: int) -> VideoOverlap:
+    """Brute-force frame overlap; the matching layer's index does the same at scale."""
+    query_frames = {f.value for f in query.frames if f.usable}
+    target_frames = {f.value for f in target.frames if f.usable}
+    if not query_frames or not target_frames:
+        return VideoOverlap(0.0, 0.0)
+    target_ints = [int(v, 16) for v in target_frames]
+    matched_query: set[str] = set()
+    matched_target: set[int] = set()
+    for value in query_frames:
+        q = int(value, 16)
+        for t in target_ints:
+            if (q ^ t).bit_count() <= threshold:
+                matched_query.add(value)
+                matched_target.add(t)
+    return VideoOverlap(
+        query_share=len(matched_query) / len(query_frames),
+        target_share=len(matched_target) / len(target_frames),
+    )
+
+
+class VpdqSignal:
+    name: ClassVar[str] = "vpdq"
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    default_threshold: ClassVar[int] = DEFAULT_THRESHOLD
+
+    def hash_media(self, item: MediaItem) -> list[AnySignal]:
+        frames = tuple(
+            FrameHash(*hash_rgb(frame.rgb), timestamp=frame.timestamp)
+            for frame in iter_video_frames(item.data, item.options.limits, item.options.video)
+        )
+        return [VideoSignal(self.name, frames)]
+
+    def parse(self, value: str) -> str:
+        """A serialized vPDQ frame is ``pdq_hex,quality,timestamp`` (the reference's columns)."""
+        parts = value.strip().split(",")
+        if len(parts) != 3:
+            raise InvalidSignal(f"a vPDQ frame is 'pdq_hex,quality,timestamp', got {value!r}")
+        pdq_hex, quality, timestamp = parts
+        try:
+            q, t = int(quality), float(timestamp)
+        except ValueError:
+            raise InvalidSignal(f"vPDQ quality and timestamp must be numbers in {value!r}") from None
+        if not 0 <= q <= 100:
+            raise InvalidSignal(f"vPDQ quality is 0-100, got {q}")
+        return f"{PDQ.parse(pdq_hex)},{q},{t:.3f}"
+
+    def compare(self, a: AnySignal, b: AnySignal, threshold: int | None = None) -> Comparison:
+        if not isinstance(a, VideoSignal) or not isinstance(b, VideoSignal):
+            raise InvalidSignal("vPDQ compares two vPDQ signals")
+        share = overlap(a, b, self.default_threshold if threshold is None else threshold)
+        return Comparison(
+            distance=1.0 - share.query_share, matched=share.query_share >= MATCH_SHARE
+        )
+
+
+VPDQ = register(VpdqSignal())

@@ -1,0 +1,38 @@
+"""Shared fixtures: the project's real test media in ../shared/data (never copied here)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared test media folder {SHARED_DATA} is absent (CI always has it)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def photo_paths(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "photos").glob("*.jpg"))
+
+
+def synthetic_rgb(seed: int = 0, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+    """A smooth random image with structure at several scales (hashes with high quality)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+    return np.asarray(image)
+
+
+def encode(rgb: np.ndarray, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=fmt, **params)
+    return buffer.getvalue()

@@ -1,0 +1,57 @@
+"""Make small real videos with PyAV's bundled encoders for tests."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .conftest import synthetic_rgb
+
+
+def make_video(
+    path: Path,
+    *,
+    container: str = "mp4",
+    codec: str = "h264",
+    seconds: float = 2,
+    fps: int = 10,
+    size: tuple[int, int] = (160, 120),
+) -> bytes:
+    """Write a video whose content drifts slowly, and return its bytes."""
+    base = synthetic_rgb(7, (size[0] * 2, size[1] * 2))
+    with av.open(str(path), mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(int(seconds * fps)):
+            x = i % size[0]
+            frame_rgb = np.ascontiguousarray(base[: size[1], x : x + size[0]])
+            frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def make_long_header_video(path: Path, hours: float = 10) -> bytes:
+    """Two frames ``hours`` apart: a tiny file whose container declares a huge duration."""
+    rgb = synthetic_rgb(3, (64, 48))
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("h264", rate=1)
+        stream.width, stream.height = 64, 48
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, 1)
+        stream.codec_context.time_base = Fraction(1, 1)
+        for pts in (0, int(hours * 3600)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = pts
+            frame.time_base = Fraction(1, 1)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
