@@ -47,7 +47,9 @@ def run_cli(path: Path, *extra: str) -> tuple[int, dict[str, object]]:
 
 def png_declaring(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
@@ -95,9 +97,7 @@ def test_bad_media_gets_its_code_within_bounds(tmp_path: Path, case: str) -> Non
 
 def test_decode_timeout(shared_data: Path) -> None:
     data = (shared_data / "videos" / "bikes.mp4").read_bytes()
-    options = HashOptions(
-        limits=MediaLimits(max_decode_s=0.001), video=FrameSampling(fps=None)
-    )
+    options = HashOptions(limits=MediaLimits(max_decode_s=0.001), video=FrameSampling(fps=None))
     from takedown.media import DecodeTimeout
 
     with pytest.raises(DecodeTimeout) as info:

@@ -83,9 +83,8 @@ def hash_files(files: list[Path], options: HashOptions, jobs: int) -> Iterator[F
 
 def human_line(outcome: FileOutcome) -> str:
     if outcome.error is not None:
-        return (
-            f"{escape(outcome.path)}\t[red]{outcome.error.code}[/red]\t{escape(outcome.error.message)}"
-        )
+        path, message = escape(outcome.path), escape(outcome.error.message)
+        return f"{path}\t[red]{outcome.error.code}[/red]\t{message}"
     assert outcome.result is not None
     parts = [outcome.path, outcome.result.media.value]
     for signal in outcome.result.signals:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from takedown import __version__
 from takedown.cli.files import MissingPath, expand
@@ -82,11 +83,11 @@ def hash_command(
 
     Errors are reported per file and the rest continue; the exit status is 1 if any file failed.
     """
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
     try:
         files = expand(paths)
     except MissingPath as exc:
-        err.print(f"[red]error:[/red] {exc}; check the path and try again")
+        err.print(f"[red]error:[/red] {escape(str(exc))}; check the path and try again")
         raise typer.Exit(2) from None
     if not files:
         err.print("[red]error:[/red] no files found under the given folders")

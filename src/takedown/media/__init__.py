@@ -5,6 +5,7 @@ entry point here is bounded in bytes, pixels, frames, duration and wall time, an
 is a :class:`MediaError` with a stable code.
 """
 
+from takedown.media.detect import detect
 from takedown.media.errors import (
     CorruptMedia,
     DecodeTimeout,
@@ -14,7 +15,6 @@ from takedown.media.errors import (
     MediaTooLong,
     UnsupportedMedia,
 )
-from takedown.media.detect import detect
 from takedown.media.image import DecodedImage, decode_image
 from takedown.media.limits import MediaLimits
 from takedown.media.sniff import MediaFormat, MediaKind, sniff

@@ -70,26 +70,32 @@ def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
     return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)
 
 
-def find_content(rgb: RGBArray) -> Box | None:
-    """The box inside the uniform margins, or ``None`` when there are none worth trimming."""
+def find_content(rgb: RGBArray) -> list[Box]:
+    """The boxes inside the uniform margins, outermost first; empty when there are none.
+
+    Each pass peels one layer of margin and gives one box. All are returned because a layer
+    can be content: a snowfield or a studio backdrop at an edge looks like a margin, and a
+    framed copy of such a photo must still be found through the box that removed only the
+    frame.
+    """
     height, width = rgb.shape[:2]
     if height < 16 or width < 16:
-        return None
+        return []
     pixels = rgb.astype(np.int16)
-    full = Box(0, 0, width, height)
-    box = full
+    boxes: list[Box] = []
+    box = Box(0, 0, width, height)
     for _ in range(MAX_PASSES):
         trimmed = _trim_once(pixels, box)
         if trimmed == box:
             break
         box = trimmed
-    trimmed_x = (width - box.width) / width
-    trimmed_y = (height - box.height) / height
-    if max(trimmed_x, trimmed_y) < MIN_TRIM_SHARE:
-        return None
-    if box.width < width * MIN_KEEP_SHARE or box.height < height * MIN_KEEP_SHARE:
-        return None
-    return box
+        if box.width < width * MIN_KEEP_SHARE or box.height < height * MIN_KEEP_SHARE:
+            break
+        trimmed_x = (width - box.width) / width
+        trimmed_y = (height - box.height) / height
+        if max(trimmed_x, trimmed_y) >= MIN_TRIM_SHARE:
+            boxes.append(box)
+    return boxes
 
 
 def crop(rgb: RGBArray, box: Box) -> RGBArray:

@@ -3,7 +3,11 @@
 Importing this package registers the built-in types: pdq, vpdq, md5 and sha256.
 """
 
-from takedown.signals import exact, pdq, vpdq  # noqa: F401  (registration on import)
+# isort: off
+# Registration happens on import, in output order: perceptual types first, then exact digests.
+from takedown.signals import pdq, vpdq, exact  # noqa: F401
+
+# isort: on
 from takedown.signals.base import (
     QUALITY_USABLE,
     AnySignal,

@@ -65,9 +65,9 @@ def hash_rgb(rgb: RGBArray) -> tuple[str, int]:
 def hash_rgb_dihedral(rgb: RGBArray) -> tuple[dict[str, str], int]:
     """The 8 dihedral variants' hashes (keyed by :data:`DIHEDRAL_TRANSFORMS`) and the quality."""
     variants, quality = pdqhash.compute_dihedral(rgb)
-    return {name: bits_to_hex(v) for name, v in zip(DIHEDRAL_TRANSFORMS, variants, strict=True)}, int(
-        quality
-    )
+    return {
+        name: bits_to_hex(v) for name, v in zip(DIHEDRAL_TRANSFORMS, variants, strict=True)
+    }, int(quality)
 
 
 class PdqSignal:
@@ -77,12 +77,14 @@ class PdqSignal:
 
     def hash_media(self, item: MediaItem) -> list[AnySignal]:
         rgb = item.image.rgb
-        signals: list[AnySignal] = [self._signal(rgb, Variant.ORIGINAL, item.options.dihedral)]
+        original = self._signal(rgb, Variant.ORIGINAL, item.options.dihedral)
+        signals: list[AnySignal] = [original]
         if item.options.trim:
-            box = find_content(rgb)
-            if box is not None:
+            seen = {original.value}
+            for box in find_content(rgb):
                 trimmed = self._signal(crop(rgb, box), Variant.TRIMMED, item.options.dihedral)
-                if trimmed.value != signals[0].value:
+                if trimmed.value not in seen:
+                    seen.add(trimmed.value)
                     signals.append(trimmed)
         return signals
 

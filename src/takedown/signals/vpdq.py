@@ -76,7 +76,9 @@ class VpdqSignal:
         try:
             q, t = int(quality), float(timestamp)
         except ValueError:
-            raise InvalidSignal(f"vPDQ quality and timestamp must be numbers in {value!r}") from None
+            raise InvalidSignal(
+                f"vPDQ quality and timestamp must be numbers in {value!r}"
+            ) from None
         if not 0 <= q <= 100:
             raise InvalidSignal(f"vPDQ quality is 0-100, got {q}")
         return f"{PDQ.parse(pdq_hex)},{q},{t:.3f}"

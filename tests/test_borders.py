@@ -1,0 +1,75 @@
+"""Border trimming gives framed, letterboxed and padded copies their original hash back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from takedown.media.borders import find_content
+from takedown.signals import HashOptions, Signal, Variant, hash_bytes
+from takedown.signals.pdq import hamming
+
+from .conftest import encode, synthetic_rgb
+
+
+def _pdq_signals(data: bytes) -> list[Signal]:
+    return [s for s in hash_bytes(data).signals if isinstance(s, Signal) and s.type == "pdq"]
+
+
+def _bordered(photo: Image.Image, kind: str) -> Image.Image:
+    w, h = photo.size
+    if kind == "black":
+        return ImageOps.expand(photo, border=max(w, h) // 10, fill=(0, 0, 0))
+    if kind == "white":
+        return ImageOps.expand(photo, border=max(w, h) // 20, fill=(255, 255, 255))
+    if kind == "letterbox":
+        canvas = Image.new("RGB", (max(w, int(h * 16 / 9)), h), (0, 0, 0))
+        canvas.paste(photo, ((canvas.width - w) // 2, 0))
+        return canvas
+    raise ValueError(kind)
+
+
+def test_framed_copies_match_through_the_trimmed_hash(photo_paths: list[Path]) -> None:
+    rescued = 0
+    for path in photo_paths[::40]:
+        photo = Image.open(path).convert("RGB")
+        original = _pdq_signals(path.read_bytes())[0]  # what a bank would hold
+        for kind in ("black", "white", "letterbox"):
+            copy = encode(np.asarray(_bordered(photo, kind)), "JPEG", quality=90)
+            signals = _pdq_signals(copy)
+            assert signals[0].variant is Variant.ORIGINAL
+            best = min(hamming(s.value, original.value) for s in signals)
+            assert best <= 31, (path.name, kind)
+            rescued += hamming(signals[0].value, original.value) > 31
+    assert rescued >= 10, "most frames defeat the untrimmed hash; trimming must rescue them"
+
+
+def test_no_trim_without_borders() -> None:
+    rgb = synthetic_rgb(5, (300, 200))
+    assert find_content(rgb) == []
+    assert len(_pdq_signals(encode(rgb, "PNG"))) == 1
+
+
+def test_uniform_image_is_not_trimmed_to_nothing() -> None:
+    assert find_content(np.full((100, 100, 3), 200, dtype=np.uint8)) == []
+
+
+def test_nested_margins_are_peeled() -> None:
+    content = synthetic_rgb(9, (200, 150))
+    inner = np.asarray(ImageOps.expand(Image.fromarray(content), border=10, fill=(40, 40, 40)))
+    outer = np.asarray(ImageOps.expand(Image.fromarray(inner), border=20, fill=(250, 250, 250)))
+    boxes = find_content(outer)
+    assert [(b.left, b.top, b.width, b.height) for b in boxes] == [
+        (20, 20, 220, 170),
+        (30, 30, 200, 150),
+    ]
+
+
+def test_trim_can_be_switched_off() -> None:
+    framed = np.asarray(ImageOps.expand(Image.fromarray(synthetic_rgb(2)), border=40, fill=0))
+    data = encode(framed, "PNG")
+    assert len(_pdq_signals(data)) == 2
+    result = hash_bytes(data, HashOptions(trim=False))
+    assert len([s for s in result.signals if s.type == "pdq"]) == 1
