@@ -1,0 +1,44 @@
+# One command to set up and run, one to set up and test (see README.md).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DIR ?= ../shared/data/photos
+
+.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Until the server exists, "run" hashes a folder (default: the shared test photos).
+run: setup
+	$(VENV)/bin/takedown hash $(DIR)
+
+test: setup
+	@$(VENV)/bin/pytest -n 2 -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
+	exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+check: lint test
+
+bench: bench-hashing bench-video bench-accuracy
+
+bench-hashing: setup
+	$(PY) benchmarks/hashing.py
+
+bench-video: setup
+	$(PY) benchmarks/video.py
+
+bench-accuracy: setup
+	$(PY) benchmarks/accuracy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
