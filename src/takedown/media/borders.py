@@ -47,24 +47,40 @@ class Box:
         return self.bottom - self.top
 
 
-def _leading_border(lines: npt.NDArray[np.int16]) -> int:
-    """How many leading lines (axis 0 of ``lines``: line, pixel, channel) are border."""
-    background = np.median(lines[0], axis=0)
-    close = np.abs(lines - background).max(axis=2) <= TOLERANCE
-    is_border = close.mean(axis=1) >= ROW_SHARE
-    if not is_border[0]:
+SAMPLES_PER_LINE = 256
+"""Pixels examined along each line; a margin is uniform, so a sample of it is enough."""
+
+
+def _border_lines(band: npt.NDArray[np.int16], edge: npt.NDArray[np.int16], axis: int) -> int:
+    """How many lines of ``band``, counted from ``edge``'s side, have ``edge``'s colour.
+
+    ``band`` is (rows, columns, channel); ``axis`` is the axis along which a line runs (1 for
+    rows, 0 for columns), so the other axis counts lines.
+    """
+    background = np.median(edge, axis=0)
+    close = np.abs(band[..., 0] - background[0]) <= TOLERANCE
+    for channel in (1, 2):
+        close &= np.abs(band[..., channel] - background[channel]) <= TOLERANCE
+    is_border = close.mean(axis=axis) >= ROW_SHARE
+    if not is_border.size or not is_border[0]:
         return 0
     not_border = np.flatnonzero(~is_border)
-    return int(not_border[0]) if not_border.size else len(lines)
+    return int(not_border[0]) if not_border.size else len(is_border)
 
 
 def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
     region = pixels[box.top : box.bottom, box.left : box.right]
     height, width = region.shape[:2]
-    top = _leading_border(region)
-    bottom = _leading_border(region[::-1])
-    left = _leading_border(region.transpose(1, 0, 2))
-    right = _leading_border(region.transpose(1, 0, 2)[::-1])
+    deep_y = max(1, int(height * (1 - MIN_KEEP_SHARE)))
+    deep_x = max(1, int(width * (1 - MIN_KEEP_SHARE)))
+    step_x = max(1, width // SAMPLES_PER_LINE)
+    step_y = max(1, height // SAMPLES_PER_LINE)
+    rows = region[:, ::step_x]
+    columns = region[::step_y]
+    top = _border_lines(rows[:deep_y], rows[0], axis=1)
+    bottom = _border_lines(rows[::-1][:deep_y], rows[-1], axis=1)
+    left = _border_lines(columns[:, :deep_x], columns[:, 0], axis=0)
+    right = _border_lines(columns[:, ::-1][:, :deep_x], columns[:, -1], axis=0)
     if top + bottom >= height or left + right >= width:
         return box  # all one colour: nothing to keep, so nothing to trim
     return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)

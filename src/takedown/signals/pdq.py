@@ -9,6 +9,7 @@ rotated or mirrored copy costs no second decode.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -62,12 +63,34 @@ def hash_rgb(rgb: RGBArray) -> tuple[str, int]:
     return bits_to_hex(bits), int(quality)
 
 
+EXACT_DIHEDRAL_PIXELS = 512 * 512
+"""Below this size the 8 variants are hashed from turned pixels instead of the shared DCT.
+
+PDQ's downsampling is not exactly symmetric under turns on small images, so the DCT variants of
+a 200x230 image miss its own 180-degree turn by 32-42 bits (measured on the shared photos);
+re-hashing turned pixels is exact and, at this size, costs under 1 ms a variant.
+"""
+
+_TURNS: dict[str, Callable[[RGBArray], RGBArray]] = {
+    "original": lambda a: a,
+    "rotate90": lambda a: np.rot90(a, 1),
+    "rotate180": lambda a: np.rot90(a, 2),
+    "rotate270": lambda a: np.rot90(a, 3),
+    "flip": lambda a: a[::-1],
+    "mirror": lambda a: a[:, ::-1],
+    "transpose": lambda a: a.transpose(1, 0, 2),
+    "transverse": lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+}
+
+
 def hash_rgb_dihedral(rgb: RGBArray) -> tuple[dict[str, str], int]:
     """The 8 dihedral variants' hashes (keyed by :data:`DIHEDRAL_TRANSFORMS`) and the quality."""
+    if rgb.shape[0] * rgb.shape[1] < EXACT_DIHEDRAL_PIXELS:
+        hashes = {name: hash_rgb(np.ascontiguousarray(turn(rgb))) for name, turn in _TURNS.items()}
+        return {name: h[0] for name, h in hashes.items()}, hashes["original"][1]
     variants, quality = pdqhash.compute_dihedral(rgb)
-    return {
-        name: bits_to_hex(v) for name, v in zip(DIHEDRAL_TRANSFORMS, variants, strict=True)
-    }, int(quality)
+    named = zip(DIHEDRAL_TRANSFORMS, variants, strict=True)
+    return {name: bits_to_hex(v) for name, v in named}, int(quality)
 
 
 class PdqSignal:
