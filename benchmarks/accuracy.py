@@ -36,11 +36,13 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
 
 def resize(image: Image.Image, factor: float) -> Image.Image:
     w, h = image.size
-    return image.resize((max(1, int(w * factor)), max(1, int(h * factor))), Image.Resampling.LANCZOS)
+    return image.resize(
+        (max(1, int(w * factor)), max(1, int(h * factor))), Image.Resampling.LANCZOS
+    )
 
 
 def crop(image: Image.Image, share: float, where: str) -> Image.Image:
-    """Remove ``share`` of each dimension: split evenly, 3:1 (off-centre), or all from one corner."""
+    """Remove ``share`` of each dimension: split evenly, 3:1 (off-centre), or all at one corner."""
     w, h = image.size
     cut_x, cut_y = w * share, h * share
     first = {"centre": 0.5, "off": 0.75, "corner": 0.0}[where]
@@ -55,10 +57,7 @@ def border(image: Image.Image, share: float, colour: tuple[int, int, int]) -> Im
 
 def letterbox(image: Image.Image) -> Image.Image:
     w, h = image.size
-    if w / h < 16 / 9:
-        size = (int(h * 16 / 9), h)
-    else:
-        size = (w, int(w * 9 / 16))
+    size = (int(h * 16 / 9), h) if w / h < 16 / 9 else (w, int(w * 9 / 16))
     canvas = Image.new("RGB", size, (0, 0, 0))
     canvas.paste(image, ((size[0] - w) // 2, (size[1] - h) // 2))
     return canvas

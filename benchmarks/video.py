@@ -9,7 +9,6 @@ full decode, full size) measured in the same run, and reports the median of seve
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from _common import median, require_data, timed_rounds, write_results
 from takedown.media import FrameSampling, MediaLimits, probe_video
@@ -33,7 +32,9 @@ def main() -> None:
         info = probe_video(blob, MediaLimits())
         duration = info.duration_s or 0.0
         hash_bytes(blob, DEFAULT, types=("vpdq",))
-        default_s = median(timed_rounds(lambda b=blob: hash_bytes(b, DEFAULT, types=("vpdq",)), args.rounds))
+        default_s = median(
+            timed_rounds(lambda b=blob: hash_bytes(b, DEFAULT, types=("vpdq",)), args.rounds)
+        )
         native_s = median(timed_rounds(lambda b=blob: hash_bytes(b, NATIVE, types=("vpdq",)), 1))
         row = {
             "video": path.name,
@@ -46,8 +47,8 @@ def main() -> None:
         }
         rows.append(row)
         print(
-            f"{path.name:36} {row['size']:>9} {duration:6.1f}s  default x{row['default_x_realtime']:6.1f}"
-            f"  native x{row['native_x_realtime']:5.1f}",
+            f"{path.name:36} {row['size']:>9} {duration:6.1f}s"
+            f"  default x{row['default_x_realtime']:6.1f}  native x{row['native_x_realtime']:5.1f}",
             flush=True,
         )
     hd = [r for r in rows if r["size"] in ("1280x720", "720x1280")]

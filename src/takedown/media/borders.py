@@ -8,6 +8,7 @@ studio backdrop) costs an extra hash, never a lost match.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,10 @@ MIN_TRIM_SHARE = 0.02
 
 MIN_KEEP_SHARE = 0.25
 """The content left after trimming must keep at least this share of each side."""
+
+MAX_GAP_SHARE = 0.08
+"""A band of other lines this thin (a share of the side) inside a margin is part of the margin:
+the clock in a screenshot's status bar, a caption's text, a watermark in a letterbox bar."""
 
 MAX_PASSES = 3
 """Nested margins (a status bar inside a white padding) are peeled one per pass."""
@@ -51,11 +56,14 @@ SAMPLES_PER_LINE = 256
 """Pixels examined along each line; a margin is uniform, so a sample of it is enough."""
 
 
-def _border_lines(band: npt.NDArray[np.int16], edge: npt.NDArray[np.int16], axis: int) -> int:
-    """How many lines of ``band``, counted from ``edge``'s side, have ``edge``'s colour.
+def _border_lines(
+    band: npt.NDArray[np.int16], edge: npt.NDArray[np.int16], axis: int, max_gap: int
+) -> int:
+    """How many lines of ``band``, counted from ``edge``'s side, belong to the margin.
 
     ``band`` is (rows, columns, channel); ``axis`` is the axis along which a line runs (1 for
-    rows, 0 for columns), so the other axis counts lines.
+    rows, 0 for columns), so the other axis counts lines. Lines of ``edge``'s colour are margin,
+    and so is a run of at most ``max_gap`` other lines when margin lines follow it.
     """
     background = np.median(edge, axis=0)
     close = np.abs(band[..., 0] - background[0]) <= TOLERANCE
@@ -64,8 +72,17 @@ def _border_lines(band: npt.NDArray[np.int16], edge: npt.NDArray[np.int16], axis
     is_border = close.mean(axis=axis) >= ROW_SHARE
     if not is_border.size or not is_border[0]:
         return 0
-    not_border = np.flatnonzero(~is_border)
-    return int(not_border[0]) if not_border.size else len(is_border)
+    changes = np.flatnonzero(np.diff(is_border.astype(np.int8))) + 1
+    bounds = [0, *changes.tolist(), len(is_border)]
+    runs = list(itertools.pairwise(bounds))  # alternating runs: margin, other, margin, ...
+    depth = runs[0][1]
+    for index in range(1, len(runs) - 1, 2):
+        gap_start, gap_end = runs[index]
+        margin_start, margin_end = runs[index + 1]
+        if gap_end - gap_start > max_gap or margin_end - margin_start < gap_end - gap_start:
+            break
+        depth = margin_end
+    return depth
 
 
 def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
@@ -77,10 +94,11 @@ def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
     step_y = max(1, height // SAMPLES_PER_LINE)
     rows = region[:, ::step_x]
     columns = region[::step_y]
-    top = _border_lines(rows[:deep_y], rows[0], axis=1)
-    bottom = _border_lines(rows[::-1][:deep_y], rows[-1], axis=1)
-    left = _border_lines(columns[:, :deep_x], columns[:, 0], axis=0)
-    right = _border_lines(columns[:, ::-1][:, :deep_x], columns[:, -1], axis=0)
+    gap_y, gap_x = int(height * MAX_GAP_SHARE), int(width * MAX_GAP_SHARE)
+    top = _border_lines(rows[:deep_y], rows[0], axis=1, max_gap=gap_y)
+    bottom = _border_lines(rows[::-1][:deep_y], rows[-1], axis=1, max_gap=gap_y)
+    left = _border_lines(columns[:, :deep_x], columns[:, 0], axis=0, max_gap=gap_x)
+    right = _border_lines(columns[:, ::-1][:, :deep_x], columns[:, -1], axis=0, max_gap=gap_x)
     if top + bottom >= height or left + right >= width:
         return box  # all one colour: nothing to keep, so nothing to trim
     return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)
