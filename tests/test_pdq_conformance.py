@@ -134,3 +134,37 @@ def test_pdq_parse_rejects_malformed_values(bad: str) -> None:
 
 def test_pdq_parse_canonicalises() -> None:
     assert PDQ.parse(" " + "AB" * 32 + "\n") == "ab" * 32
+
+
+def test_dc_scans_only_keeps_a_progressive_jpeg_decodable(shared_data: Path) -> None:
+    import io
+
+    from takedown.media.jpeg_dc import dc_scans_only
+
+    progressive = [
+        p
+        for p in sorted((shared_data / "photos-large").glob("*.jpg"))
+        if Image.open(p).info.get("progressive")
+    ]
+    assert progressive, "the shared large photos include progressive JPEGs"
+    for path in progressive:
+        data = path.read_bytes()
+        reduced = dc_scans_only(data)
+        assert reduced is not None and len(reduced) < len(data) / 3
+        full, dc = Image.open(io.BytesIO(data)), Image.open(io.BytesIO(reduced))
+        for image in (full, dc):
+            image.draft("RGB", (image.width // 8, image.height // 8))
+        a, b = np.asarray(full.convert("RGB")), np.asarray(dc.convert("RGB"))
+        assert a.shape == b.shape
+        assert hamming(hash_rgb(a)[0], hash_rgb(b)[0]) <= 8
+    baseline = encode_baseline()
+    assert dc_scans_only(baseline) is None
+    assert dc_scans_only(b"not a jpeg") is None
+
+
+def encode_baseline() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()
