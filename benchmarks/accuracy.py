@@ -25,6 +25,7 @@ from takedown.signals import HashOptions, Signal, hash_bytes
 
 THRESHOLD = 31
 OPTIONS = HashOptions(dihedral=True)
+BANK_OPTIONS = HashOptions(crops=True)
 Transform = Callable[[Image.Image], Image.Image]
 
 
@@ -45,7 +46,7 @@ def crop(image: Image.Image, share: float, where: str) -> Image.Image:
     """Remove ``share`` of each dimension: split evenly, 3:1 (off-centre), or all at one corner."""
     w, h = image.size
     cut_x, cut_y = w * share, h * share
-    first = {"centre": 0.5, "off": 0.75, "corner": 0.0}[where]
+    first = {"centre": 0.5, "off": 0.75, "corner": 0.0, "off-grid": 0.6}[where]
     left, top = int(cut_x * first), int(cut_y * first)
     return image.crop((left, top, left + int(w - cut_x), top + int(h - cut_y)))
 
@@ -113,6 +114,7 @@ TRANSFORMS: dict[str, Transform] = {
     "crop 5% off-centre": lambda im: crop(im, 0.05, "off"),
     "crop 10% off-centre": lambda im: crop(im, 0.10, "off"),
     "crop 10% from a corner": lambda im: crop(im, 0.10, "corner"),
+    "crop 7% split 3:2 (off the bank's grid)": lambda im: crop(im, 0.07, "off-grid"),
     "black border 10%": lambda im: border(im, 0.10, (0, 0, 0)),
     "white border 5%": lambda im: border(im, 0.05, (255, 255, 255)),
     "letterbox 16:9": letterbox,
@@ -140,8 +142,9 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _pdq(data: bytes) -> list[Signal]:
-    return [s for s in hash_bytes(data, OPTIONS, types=("pdq",)).signals if isinstance(s, Signal)]
+def _pdq(data: bytes, options: HashOptions = OPTIONS) -> list[Signal]:
+    signals = hash_bytes(data, options, types=("pdq",)).signals
+    return [s for s in signals if isinstance(s, Signal)]
 
 
 def _to_ints(values: list[str]) -> np.ndarray:
@@ -158,7 +161,7 @@ def photo_outcomes(path: Path) -> dict[str, object]:
     """Hash one photo and all its copies; return the hashes for matching in the parent."""
     original = Image.open(path).convert("RGB")
     data = path.read_bytes()
-    bank = _pdq(data)
+    bank = _pdq(data, BANK_OPTIONS)
     out: dict[str, object] = {
         "bank": [s.value for s in bank if s.usable],
         "plain": bank[0].value,

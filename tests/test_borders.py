@@ -73,3 +73,31 @@ def test_trim_can_be_switched_off() -> None:
     assert len(_pdq_signals(data)) == 2
     result = hash_bytes(data, HashOptions(trim=False))
     assert len([s for s in result.signals if s.type == "pdq"]) == 1
+
+
+def test_bank_crops_find_cropped_copies(photo_paths: list[Path]) -> None:
+    from takedown.media.crops import crop_boxes
+
+    assert len(crop_boxes(640, 480)) == 50
+    found_plain = found_with_crops = 0
+    sample = photo_paths[5::60]
+    for path in sample:
+        photo = Image.open(path).convert("RGB")
+        w, h = photo.size
+        cut = photo.crop((int(w * 0.045), int(h * 0.015), int(w * 0.985), int(h * 0.955)))
+        query = _pdq_signals(encode(np.asarray(cut), "JPEG", quality=90))[0]
+        bank = [
+            s
+            for s in hash_bytes(path.read_bytes(), HashOptions(crops=True)).signals
+            if isinstance(s, Signal) and s.type == "pdq"
+        ]
+        assert {s.variant for s in bank} >= {Variant.ORIGINAL, Variant.CROPPED}
+        found_plain += hamming(query.value, bank[0].value) <= 31
+        found_with_crops += min(hamming(query.value, s.value) for s in bank) <= 31
+    assert found_with_crops == len(sample)
+    assert found_plain < len(sample)
+
+
+def test_crops_are_off_by_default(photo_paths: list[Path]) -> None:
+    signals = _pdq_signals(photo_paths[0].read_bytes())
+    assert Variant.CROPPED not in {s.variant for s in signals}

@@ -63,6 +63,10 @@ def hash_command(
     dihedral: Annotated[
         bool, typer.Option(help="Add the 8 rotation/flip variants of each PDQ hash.")
     ] = False,
+    crops: Annotated[
+        bool,
+        typer.Option(help="Also hash a grid of 5% and 10% crops (for bank entries, not uploads)."),
+    ] = False,
     max_bytes: Annotated[int, typer.Option(min=1, help="Largest file accepted, in bytes.")] = (
         _DEFAULT_LIMITS.max_bytes
     ),
@@ -103,6 +107,7 @@ def hash_command(
         fast=not full,
         trim=trim,
         dihedral=dihedral,
+        crops=crops,
         video=FrameSampling(
             fps=fps or None,
             max_side=None if full else 512,

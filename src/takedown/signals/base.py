@@ -33,6 +33,7 @@ class InvalidSignal(ValueError):
 class Variant(StrEnum):
     ORIGINAL = "original"
     TRIMMED = "trimmed"
+    CROPPED = "cropped"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class HashOptions:
     fast: bool = True
     trim: bool = True
     dihedral: bool = False
+    crops: bool = False
+    """Also hash fixed crops of the image (see ``media.crops``): for bank entries, so that a
+    cropped re-post still matches; too many hashes per item for the content index."""
     reduce_to: int = 256
     video: FrameSampling = field(
         default_factory=lambda: FrameSampling(fps=1.0, max_side=512, fast_decode=True)

@@ -18,6 +18,7 @@ import pdqhash
 
 from takedown.media import MediaKind
 from takedown.media.borders import crop, find_content
+from takedown.media.crops import crop_boxes
 from takedown.media.image import RGBArray
 from takedown.signals.base import (
     AnySignal,
@@ -109,6 +110,12 @@ class PdqSignal:
                 if trimmed.value not in seen:
                     seen.add(trimmed.value)
                     signals.append(trimmed)
+        if item.options.crops:
+            height, width = rgb.shape[:2]
+            for box in crop_boxes(width, height):
+                cropped = self._signal(crop(rgb, box), Variant.CROPPED, item.options.dihedral)
+                if cropped.value not in {s.value for s in signals if isinstance(s, Signal)}:
+                    signals.append(cropped)
         return signals
 
     @staticmethod
