@@ -62,3 +62,14 @@ def test_fast_sampling_agrees_with_native(shared_data: Path) -> None:
     fast = _vpdq(data, HashOptions())
     native = _vpdq(data, NATIVE)
     assert get("vpdq").compare(fast, native).matched
+
+
+def test_keyframe_jumps_land_on_the_right_frames() -> None:
+    """Frames sampled after seeking to keyframes match the native frames at those times."""
+    data = (REFERENCE / "videos" / "pattern-hd-no-bar.mp4").read_bytes()
+    fast = _vpdq(data, HashOptions())
+    native = {round(f.timestamp, 2): f for f in _vpdq(data, NATIVE).frames}
+    assert [round(f.timestamp) for f in fast.frames] == list(range(7))
+    for frame in fast.frames:
+        twin = native[round(frame.timestamp, 2)]
+        assert hamming(frame.value, twin.value) <= 31, frame.timestamp

@@ -15,6 +15,9 @@ _SOI = b"\xff\xd8"
 _EOI = b"\xff\xd9"
 _SOF2 = 0xC2
 _SOS = 0xDA
+_DQT = 0xDB
+_SMOOTHING_COEFFICIENTS = range(1, 10)
+"""Zigzag positions of the low AC coefficients libjpeg looks at before block smoothing."""
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 """The next marker after entropy-coded data: 0xFF not followed by a stuffing 0x00 or a RSTn."""
 
@@ -42,6 +45,13 @@ def dc_scans_only(data: bytes) -> bytes | None:
             return None
         if marker == _SOF2:
             progressive = True
+        if marker == _DQT:
+            table = _without_smoothing(data[pos:header_end])
+            if table is None:
+                return None
+            out.append(table)
+            pos = header_end
+            continue
         if marker != _SOS:
             out.append(data[pos:header_end])
             pos = header_end
@@ -57,3 +67,26 @@ def dc_scans_only(data: bytes) -> bytes | None:
         return None
     out.append(_EOI)
     return b"".join(out)
+
+
+def _without_smoothing(segment: bytes) -> bytes | None:
+    """A DQT segment with the low AC quantizers set to 0.
+
+    With AC scans missing, libjpeg "smooths" blocks by guessing their low AC coefficients from
+    the neighbouring DCs, which costs more than the rest of the decode and moves pixels away from
+    the true block averages. It skips smoothing when those quantizers are 0; the AC coefficients
+    are all 0 here anyway, so nothing else changes.
+    """
+    table = bytearray(segment)
+    pos = 4
+    while pos < len(table):
+        precision = table[pos] >> 4
+        width = 2 if precision else 1
+        start = pos + 1
+        if start + 64 * width > len(table):
+            return None
+        for k in _SMOOTHING_COEFFICIENTS:
+            for i in range(width):
+                table[start + k * width + i] = 0
+        pos = start + 64 * width
+    return bytes(table)
