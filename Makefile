@@ -30,6 +30,7 @@ lint: setup
 check: lint test
 
 bench: bench-hashing bench-video bench-accuracy
+	$(PY) benchmarks/update_readme.py
 
 bench-hashing: setup
 	$(PY) benchmarks/hashing.py
