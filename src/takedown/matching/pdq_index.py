@@ -1,0 +1,201 @@
+"""An exact PDQ index: every entry within the threshold, by multi-index hashing.
+
+The 256-bit hash is cut into 16 chunks of 16 bits. If two hashes differ in at most 31 bits, the
+pigeonhole principle puts at most 1 differing bit in at least one chunk (16 chunks x 2 bits
+would need 32). So probing each chunk's table with the query's chunk and its 16 one-bit
+neighbours finds a superset of the answer, which is then verified by full Hamming distance:
+no miss, no extra. Thresholds up to 31 are exact this way; larger ones fall back to a scan.
+
+Each chunk's table is the entry ids sorted by that chunk plus 65,537 offsets, built with numpy
+in one pass. Entries added later go to a small buffer that queries scan directly, so an added
+hash is found by the very next query; the buffer is folded into the tables when it grows past
+a share of the index. Removal marks the entry dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+CHUNKS = 16
+CHUNK_BITS = 16
+MAX_EXACT_THRESHOLD = 2 * CHUNKS - 1
+BUFFER_SHARE = 1 / 16
+"""The unindexed buffer is folded into the tables once it holds this share of the entries."""
+BUFFER_MIN = 4096
+
+Words = npt.NDArray[np.uint64]
+_FLIPS = np.array([0] + [1 << b for b in range(CHUNK_BITS)], dtype=np.uint32)
+_FORMAT_VERSION = 1
+
+
+def parse_hashes(values: Iterable[str]) -> Words:
+    """64-hex PDQ hashes as rows of four big-endian 64-bit words."""
+    raw = b"".join(bytes.fromhex(v) for v in values)
+    if len(raw) % 32:
+        raise ValueError("every PDQ hash is 64 hexadecimal digits")
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
+
+
+def format_hash(words: Words) -> str:
+    return words.astype(">u8").tobytes().hex()
+
+
+def _chunks(words: Words) -> npt.NDArray[np.uint32]:
+    """(n, 16) chunk values; chunk 0 is the hash's first 16 bits."""
+    shifts = np.array([48, 32, 16, 0], dtype=np.uint64)
+    parts = (words[:, :, None] >> shifts[None, None, :]) & np.uint64(0xFFFF)
+    return parts.reshape(len(words), CHUNKS).astype(np.uint32)
+
+
+def distances(query: Words, hashes: Words) -> npt.NDArray[np.int32]:
+    """Hamming distance from one hash (shape (4,)) to each row of ``hashes``."""
+    counts: npt.NDArray[np.int32] = np.bitwise_count(hashes ^ query).sum(axis=1, dtype=np.int32)
+    return counts
+
+
+@dataclass(frozen=True)
+class PdqHit:
+    """One entry within the threshold: the id given when it was added, and its distance."""
+
+    entry_id: int
+    distance: int
+
+
+class PdqIndex:
+    """Exact radius search over PDQ hashes, with incremental add and remove."""
+
+    def __init__(self) -> None:
+        self._hashes: Words = np.zeros((0, 4), dtype=np.uint64)
+        self._ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._count = 0  # rows in use (alive or dead)
+        self._indexed = 0  # rows covered by the tables; rows after it are the buffer
+        self._order: npt.NDArray[np.uint32] = np.zeros((CHUNKS, 0), dtype=np.uint32)
+        self._offsets: npt.NDArray[np.int64] = np.zeros((CHUNKS, (1 << CHUNK_BITS) + 1), np.int64)
+
+    def __len__(self) -> int:
+        return int(self._alive[: self._count].sum())
+
+    @property
+    def hashes(self) -> Words:
+        return self._hashes[: self._count]
+
+    def add(self, values: Sequence[str] | Words, entry_ids: Sequence[int]) -> None:
+        """Add hashes with the caller's entry ids (several hashes may share one id)."""
+        words = values if isinstance(values, np.ndarray) else parse_hashes(values)
+        ids = np.asarray(entry_ids, dtype=np.int64)
+        if len(words) != len(ids):
+            raise ValueError("one entry id per hash")
+        self._reserve(self._count + len(words))
+        start, end = self._count, self._count + len(words)
+        self._hashes[start:end] = words
+        self._ids[start:end] = ids
+        self._alive[start:end] = True
+        self._count = end
+        if self._count - self._indexed > max(BUFFER_MIN, self._count * BUFFER_SHARE):
+            self.compact()
+
+    def remove(self, entry_id: int) -> int:
+        """Mark every hash of an entry dead; returns how many were live (a linear scan: removal
+        is rare, a false positive taken out of a bank)."""
+        rows = np.flatnonzero((self._ids[: self._count] == entry_id) & self._alive[: self._count])
+        self._alive[rows] = False
+        return len(rows)
+
+    def compact(self) -> None:
+        """Fold the buffer into the tables and drop dead rows (an O(n log n) pass)."""
+        keep = np.flatnonzero(self._alive[: self._count])
+        self._hashes = self._hashes[keep].copy()
+        self._ids = self._ids[keep].copy()
+        self._alive = np.ones(len(keep), dtype=bool)
+        self._count = self._indexed = len(keep)
+        chunks = _chunks(self._hashes)
+        self._order = np.empty((CHUNKS, self._count), dtype=np.uint32)
+        self._offsets = np.empty((CHUNKS, (1 << CHUNK_BITS) + 1), dtype=np.int64)
+        for t in range(CHUNKS):
+            self._order[t] = np.argsort(chunks[:, t], kind="stable")
+            counts = np.bincount(chunks[:, t], minlength=1 << CHUNK_BITS)
+            self._offsets[t, 0] = 0
+            np.cumsum(counts, out=self._offsets[t, 1:])
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self._hashes):
+            return
+        capacity = max(size, 2 * len(self._hashes), 1024)
+        for name in ("_hashes", "_ids", "_alive"):
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[: self._count] = old[: self._count]
+            setattr(self, name, new)
+
+    def _candidates(self, query: Words) -> npt.NDArray[np.int64]:
+        """Rows that share a chunk within one bit with ``query`` (a superset of the answer)."""
+        if self._indexed == 0:
+            return np.zeros(0, dtype=np.int64)
+        keys = _chunks(query[None, :])[0]
+        probes = keys[:, None] ^ _FLIPS[None, :]  # (16, 17)
+        tables = np.arange(CHUNKS)[:, None]
+        starts = self._offsets[tables, probes].ravel()
+        ends = self._offsets[tables, probes + 1].ravel()
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        which = np.repeat(np.arange(len(starts)), lengths)
+        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        positions = starts[which] + within
+        table_of = np.repeat(np.repeat(np.arange(CHUNKS), len(_FLIPS)), lengths)
+        return np.unique(self._order[table_of, positions]).astype(np.int64)
+
+    def query(self, value: str | Words, threshold: int = 31) -> list[PdqHit]:
+        """Every live entry within ``threshold`` bits, nearest first (one hit per hash row)."""
+        query = parse_hashes([value])[0] if isinstance(value, str) else value
+        if threshold > MAX_EXACT_THRESHOLD:
+            rows = np.arange(self._count)
+        else:
+            rows = np.concatenate([self._candidates(query), np.arange(self._indexed, self._count)])
+        rows = rows[self._alive[rows]]
+        found = distances(query, self._hashes[rows])
+        close = found <= threshold
+        rows, found = rows[close], found[close]
+        order = np.argsort(found, kind="stable")
+        return [
+            PdqHit(int(entry), int(d))
+            for entry, d in zip(self._ids[rows[order]], found[order], strict=True)
+        ]
+
+    def query_batch(self, values: Sequence[str], threshold: int = 31) -> list[list[PdqHit]]:
+        words = parse_hashes(values)
+        return [self.query(row, threshold) for row in words]
+
+    def save(self, path: Path) -> None:
+        """A plain .npz of arrays (never pickle): hashes, ids and the tables."""
+        self.compact()
+        with path.open("wb") as f:
+            np.savez(
+                f,
+                version=np.array([_FORMAT_VERSION]),
+                hashes=self._hashes,
+                ids=self._ids,
+                order=self._order,
+                offsets=self._offsets,
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> PdqIndex:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["version"][0]) != _FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported index format version")
+            index = cls()
+            index._hashes = data["hashes"]
+            index._ids = data["ids"]
+            index._order = data["order"]
+            index._offsets = data["offsets"]
+        index._count = index._indexed = len(index._hashes)
+        index._alive = np.ones(index._count, dtype=bool)
+        return index

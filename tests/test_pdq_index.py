@@ -1,0 +1,117 @@
+"""The PDQ index is exact: property tests against brute force, never a miss or an extra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from takedown.matching.pdq_index import PdqIndex, distances, format_hash, parse_hashes
+
+
+def _random(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 1 << 63, (n, 4), dtype=np.int64).astype(np.uint64) * np.uint64(
+        2
+    ) + rng.integers(0, 2, (n, 4)).astype(np.uint64)
+
+
+def _flip(words: np.ndarray, bits: list[int]) -> np.ndarray:
+    out = words.copy()
+    for bit in bits:
+        out[bit // 64] ^= np.uint64(1 << (63 - bit % 64))
+    return out
+
+
+def _brute(hashes: np.ndarray, alive: np.ndarray, query: np.ndarray, threshold: int) -> set:
+    d = distances(query, hashes)
+    return {(int(i), int(d[i])) for i in np.flatnonzero((d <= threshold) & alive)}
+
+
+def _hits(index: PdqIndex, query: np.ndarray, threshold: int) -> set:
+    hits = index.query(query, threshold)
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+    return {(h.entry_id, h.distance) for h in hits}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(1, 3000),
+    planted=st.lists(st.integers(0, 40), min_size=1, max_size=12),
+    threshold=st.integers(0, 31),
+)
+def test_matches_brute_force_with_planted_near_duplicates(
+    seed: int, size: int, planted: list[int], threshold: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    hashes = _random(rng, size)
+    query = hashes[0].copy()
+    near = [_flip(query, rng.choice(256, d, replace=False).tolist()) for d in planted]
+    hashes = np.vstack([hashes, *near])
+    index = PdqIndex()
+    half = len(hashes) // 2
+    index.add(hashes[:half], list(range(half)))
+    index.compact()  # half in the tables, half in the buffer
+    index.add(hashes[half:], list(range(half, len(hashes))))
+    alive = np.ones(len(hashes), dtype=bool)
+    assert _hits(index, query, threshold) == _brute(hashes, alive, query, threshold)
+    assert _hits(index, query, 40) == _brute(hashes, alive, query, 40)  # scan beyond 31
+    for victim in rng.choice(len(hashes), min(5, len(hashes)), replace=False).tolist():
+        index.remove(victim)
+        alive[victim] = False
+    assert _hits(index, query, threshold) == _brute(hashes, alive, query, threshold)
+
+
+def test_every_distance_up_to_31_is_found() -> None:
+    rng = np.random.default_rng(1)
+    base = _random(rng, 1)[0]
+    background = _random(rng, 20_000)
+    index = PdqIndex()
+    index.add(background, list(range(len(background))))
+    for d in range(32):
+        # the worst case for the pigeonhole: differing bits spread over every chunk
+        bits = [(i % 16) * 16 + i // 16 for i in range(d)]
+        index.add(_flip(base, bits)[None, :], [100_000 + d])
+    index.compact()
+    found = {h.entry_id: h.distance for h in index.query(base, 31)}
+    assert {k - 100_000: v for k, v in found.items() if k >= 100_000} == {d: d for d in range(32)}
+
+
+def test_real_hashes(shared_data: Path) -> None:
+    folder = shared_data / "reference/pdq/images/reg-test-input"
+    haystack = [v.strip() for v in (folder / "haystack.txt").read_text().split() if v.strip()]
+    needles = [v.strip() for v in (folder / "needles.txt").read_text().split() if v.strip()]
+    hay = parse_hashes(haystack)
+    index = PdqIndex()
+    index.add(hay, list(range(len(hay))))
+    index.compact()
+    alive = np.ones(len(hay), dtype=bool)
+    total = 0
+    for needle in parse_hashes(needles):
+        for threshold in (0, 16, 31):
+            expected = _brute(hay, alive, needle, threshold)
+            assert _hits(index, needle, threshold) == expected
+            total += len(expected)
+    assert total > 0
+
+
+def test_an_added_hash_is_found_by_the_next_query_and_survives_save_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    index = PdqIndex()
+    hashes = _random(rng, 10_000)
+    index.add(hashes, list(range(10_000)))
+    index.compact()
+    new = _random(rng, 1)
+    index.add(new, [42_000])
+    assert index.query(new[0], 0)[0].entry_id == 42_000
+    index.remove(3)
+    path = tmp_path / "index.npz"
+    index.save(path)
+    loaded = PdqIndex.load(path)
+    assert len(loaded) == len(index) == 10_000
+    assert loaded.query(format_hash(new[0]), 0)[0].entry_id == 42_000
+    assert loaded.query(hashes[3], 0) == []
+    assert loaded.query(hashes[4], 0)[0].entry_id == 4
+    assert b"pickle" not in path.read_bytes()[:200]
