@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,26 @@ def human_line(outcome: FileOutcome) -> str:
     return "\t".join(parts)
 
 
+@contextmanager
+def progress_bar(
+    console: Console, total: int, label: str, *, enabled: bool
+) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr; yields the function that advances it by one file."""
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not enabled,
+    )
+    with progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
 def run_hash(
     files: list[Path],
     options: HashOptions,
@@ -113,18 +134,7 @@ def run_hash(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     failed = 0
     started = time.monotonic()
-    progress = Progress(
-        TextColumn("hashing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not show_progress,
-    )
-    with progress:
-        task = progress.add_task("hash", total=len(files))
+    with progress_bar(err, len(files), "hashing", enabled=show_progress) as advance:
         for outcome in hash_files(files, options, jobs):
             if outcome.error is not None:
                 failed += 1
@@ -134,7 +144,7 @@ def run_hash(
                 err.print(human_line(outcome), markup=True)
             else:
                 out.print(human_line(outcome), markup=False)
-            progress.advance(task)
+            advance()
     elapsed = time.monotonic() - started
     if show_progress or failed:
         err.print(

@@ -13,6 +13,8 @@ from rich.markup import escape
 from takedown import __version__
 from takedown.cli.files import MissingPath, expand
 from takedown.cli.hashing import run_hash
+from takedown.cli.matching import run_bank_from_media, run_match
+from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank
 from takedown.media import FrameSampling, MediaLimits
 from takedown.signals import HashOptions
 
@@ -25,6 +27,9 @@ app = typer.Typer(
 )
 
 _DEFAULT_LIMITS = MediaLimits()
+
+bank_app = typer.Typer(help="Build and inspect hash banks.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
 
 
 @app.callback()
@@ -121,4 +126,100 @@ def hash_command(
         as_json=as_json,
         show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
     )
+    raise typer.Exit(1 if failed else 0)
+
+
+def _files_or_exit(paths: list[Path], err: Console) -> list[Path]:
+    try:
+        files = expand(paths)
+    except MissingPath as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}; check the path and try again")
+        raise typer.Exit(2) from None
+    if not files:
+        err.print("[red]error:[/red] no files found under the given folders")
+        raise typer.Exit(2)
+    return files
+
+
+def _read_banks(
+    paths: list[Path], fmt: BankFormat | None, signal_type: str | None, skip_bad: bool
+) -> list[Bank]:
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    banks = []
+    for path in paths:
+        try:
+            bank = read_bank(path, fmt=fmt, signal_type=signal_type, skip_bad=skip_bad)
+        except FileNotFoundError:
+            err.print(f"[red]error:[/red] bank file {escape(str(path))} does not exist")
+            raise typer.Exit(2) from None
+        except (BankFileError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        for problem in bank.skipped:
+            err.print(f"[yellow]skipped[/yellow] {escape(str(path))} {escape(str(problem))}")
+        banks.append(bank)
+    return banks
+
+
+@app.command("match")
+def match_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to look up.")],
+    bank: Annotated[
+        list[Path], typer.Option("--bank", help="A bank file (CSV, JSON lines or plain); repeat.")
+    ],
+    threshold: Annotated[
+        int | None, typer.Option(min=0, max=256, help="PDQ/vPDQ frame distance (default 31).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
+    bank_type: Annotated[
+        str | None, typer.Option("--type", help="Signal type of plain hash-per-line banks.")
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Import a bank's good lines despite bad ones.")
+    ] = False,
+) -> None:
+    """Hash files and report every bank entry each one matches (rotated and mirrored too).
+
+    Matches are data in the output; the exit status is 1 only when a file failed.
+    """
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    files = _files_or_exit(paths, err)
+    banks = _read_banks(bank, None, bank_type, skip_bad)
+    _, failed = run_match(
+        files,
+        banks,
+        HashOptions(dihedral=True),
+        threshold=threshold,
+        jobs=jobs or (os.cpu_count() or 1),
+        as_json=as_json,
+        show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
+    )
+    raise typer.Exit(1 if failed else 0)
+
+
+@bank_app.command("from-media")
+def bank_from_media(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to put in the bank.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bank file to write (.csv/.jsonl).")],
+    label: Annotated[str, typer.Option(help="Label for every entry.")] = "",
+    source: Annotated[str, typer.Option(help="Where the media came from.")] = "",
+    crops: Annotated[
+        bool, typer.Option(help="Also store the crop grid, so cropped copies match.")
+    ] = True,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
+) -> None:
+    """Hash media into a bank file: every PDQ variant, vPDQ, MD5 and SHA-256 of each file."""
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    files = _files_or_exit(paths, err)
+    written, failed = run_bank_from_media(
+        files,
+        out,
+        HashOptions(crops=crops),
+        label=label,
+        source=source,
+        jobs=jobs or (os.cpu_count() or 1),
+        show_progress=len(files) > 1,
+    )
+    err.print(f"wrote {written} entries from {len(files) - failed} files to {escape(str(out))}")
     raise typer.Exit(1 if failed else 0)
