@@ -111,3 +111,32 @@ def test_exact_and_video_matching(shared_data: Path, tmp_path: Path) -> None:
     # frames of nothing like it do not make a match
     other = tuple(FrameHash("0" * 64, 100, 0.0) for _ in frames)
     assert not [m for m in matcher.match([VideoSignal("vpdq", other)]) if m.signal_type == "vpdq"]
+
+
+def test_scan_is_parallel_resumable_and_drops_a_cut_off_line(
+    photo_paths: list[Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "tree"
+    (folder / "a" / "b").mkdir(parents=True)
+    for i, path in enumerate(photo_paths[:24]):
+        target = folder / ("a/b" if i % 3 == 0 else "a") / path.name
+        target.write_bytes(path.read_bytes())
+    bank_file = tmp_path / "bank.csv"
+    assert (
+        takedown("bank", "from-media", str(photo_paths[0]), "--out", str(bank_file)).returncode == 0
+    )
+    out = tmp_path / "results.jsonl"
+    first = takedown("scan", str(folder), "--bank", str(bank_file), "--out", str(out), "-j", "2")
+    assert first.returncode == 0, first.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 24
+    assert "scanned" in first.stderr and "24" in first.stderr
+    matched = [json.loads(line) for line in lines if json.loads(line)["matches"]]
+    assert [Path(r["path"]).name for r in matched] == [photo_paths[0].name]
+    # an interrupted run: 10 complete lines and half of the 11th
+    out.write_text("\n".join(lines[:10]) + "\n" + lines[10][:25])
+    second = takedown("scan", str(folder), "--bank", str(bank_file), "--out", str(out))
+    assert second.returncode == 0, second.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["path"] for r in records) == sorted(json.loads(x)["path"] for x in lines)
+    assert len(records) == 24

@@ -14,6 +14,7 @@ from takedown import __version__
 from takedown.cli.files import MissingPath, expand
 from takedown.cli.hashing import run_hash
 from takedown.cli.matching import run_bank_from_media, run_match
+from takedown.cli.scanning import run_scan, summary_table
 from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank
 from takedown.media import FrameSampling, MediaLimits
 from takedown.signals import HashOptions
@@ -196,6 +197,46 @@ def match_command(
         show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command("scan")
+def scan_command(
+    folder: Annotated[Path, typer.Argument(help="Folder tree to scan.")],
+    bank: Annotated[list[Path], typer.Option("--bank", help="A bank file; repeat for several.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="JSON-lines results; re-running resumes it.")
+    ],
+    threshold: Annotated[
+        int | None, typer.Option(min=0, max=256, help="PDQ/vPDQ frame distance (default 31).")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
+    bank_type: Annotated[
+        str | None, typer.Option("--type", help="Signal type of plain hash-per-line banks.")
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Import a bank's good lines despite bad ones.")
+    ] = False,
+) -> None:
+    """Hash and match a whole folder tree in parallel into --out (the same lines as `match`).
+
+    Files already in --out are skipped, so an interrupted scan is resumed by running it again.
+    """
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    if not folder.is_dir():
+        err.print(f"[red]error:[/red] {escape(str(folder))} is not a folder")
+        raise typer.Exit(2)
+    files = _files_or_exit([folder], err)
+    banks = _read_banks(bank, None, bank_type, skip_bad)
+    summary = run_scan(
+        files,
+        banks,
+        out,
+        HashOptions(dihedral=True),
+        threshold=threshold,
+        jobs=jobs or (os.cpu_count() or 1),
+    )
+    err.print(summary_table(summary, out))
+    raise typer.Exit(1 if summary.errors else 0)
 
 
 @bank_app.command("from-media")

@@ -98,8 +98,12 @@ class Matcher:
         self._frames_per_video[stored_id] = len(usable)
 
     def match(self, signals: Sequence[AnySignal]) -> list[Match]:
-        """Every bank entry matched by any of the signals, best first per entry."""
-        best: dict[int, Match] = {}
+        """Every bank item matched by any of the signals, nearest first.
+
+        Rows of one bank that share an external id (the variants of one item: trimmed, cropped)
+        are one item, reported once with its best distance.
+        """
+        best: dict[tuple[str, str, str], Match] = {}
         for signal in signals:
             if isinstance(signal, VideoSignal):
                 found = self._match_video(signal)
@@ -111,8 +115,9 @@ class Matcher:
                     for i in self._exact.get((signal.type, signal.value), [])
                 ]
             for stored_id, match in found:
-                if stored_id not in best or match.distance < best[stored_id].distance:
-                    best[stored_id] = match
+                key = (match.bank, match.external_id or f"#{stored_id}", match.signal_type)
+                if key not in best or match.distance < best[key].distance:
+                    best[key] = match
         return sorted(best.values(), key=lambda m: (m.distance, m.bank, m.external_id))
 
     def _describe(self, stored_id: int) -> tuple[str, str, str]:
