@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DIR ?= ../shared/data/photos
 
-.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy clean
+.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy bench-index clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: setup
 
 check: lint test
 
-bench: bench-hashing bench-video bench-accuracy
+bench: bench-hashing bench-video bench-accuracy bench-index
 	$(PY) benchmarks/update_readme.py
 
 bench-hashing: setup
@@ -40,6 +40,9 @@ bench-video: setup
 
 bench-accuracy: setup
 	$(PY) benchmarks/accuracy.py
+
+bench-index: setup
+	$(PY) benchmarks/index.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from takedown.matching import kernels
+
 CHUNKS = 16
 CHUNK_BITS = 16
 MAX_EXACT_THRESHOLD = 2 * CHUNKS - 1
@@ -29,7 +31,6 @@ BUFFER_SHARE = 1 / 16
 BUFFER_MIN = 4096
 
 Words = npt.NDArray[np.uint64]
-_FLIPS = np.array([0] + [1 << b for b in range(CHUNK_BITS)], dtype=np.uint32)
 _FORMAT_VERSION = 1
 
 
@@ -76,6 +77,7 @@ class PdqIndex:
         self._count = 0  # rows in use (alive or dead)
         self._indexed = 0  # rows covered by the tables; rows after it are the buffer
         self._order: npt.NDArray[np.uint32] = np.zeros((CHUNKS, 0), dtype=np.uint32)
+        # an empty index still has valid (all-zero) offsets, so probing finds nothing
         self._offsets: npt.NDArray[np.int64] = np.zeros((CHUNKS, (1 << CHUNK_BITS) + 1), np.int64)
 
     def __len__(self) -> int:
@@ -133,36 +135,29 @@ class PdqIndex:
             new[: self._count] = old[: self._count]
             setattr(self, name, new)
 
-    def _candidates(self, query: Words) -> npt.NDArray[np.int64]:
-        """Rows that share a chunk within one bit with ``query`` (a superset of the answer)."""
-        if self._indexed == 0:
-            return np.zeros(0, dtype=np.int64)
-        keys = _chunks(query[None, :])[0]
-        probes = keys[:, None] ^ _FLIPS[None, :]  # (16, 17)
-        tables = np.arange(CHUNKS)[:, None]
-        starts = self._offsets[tables, probes].ravel()
-        ends = self._offsets[tables, probes + 1].ravel()
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64)
-        which = np.repeat(np.arange(len(starts)), lengths)
-        within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        positions = starts[which] + within
-        table_of = np.repeat(np.repeat(np.arange(CHUNKS), len(_FLIPS)), lengths)
-        return np.unique(self._order[table_of, positions]).astype(np.int64)
-
     def query(self, value: str | Words, threshold: int = 31) -> list[PdqHit]:
         """Every live entry within ``threshold`` bits, nearest first (one hit per hash row)."""
         query = parse_hashes([value])[0] if isinstance(value, str) else value
         if threshold > MAX_EXACT_THRESHOLD:
-            rows = np.arange(self._count)
+            rows, found = kernels.scan(query, self._hashes, self._alive, 0, self._count, threshold)
         else:
-            rows = np.concatenate([self._candidates(query), np.arange(self._indexed, self._count)])
-        rows = rows[self._alive[rows]]
-        found = distances(query, self._hashes[rows])
-        close = found <= threshold
-        rows, found = rows[close], found[close]
+            rows, found = kernels.probe(
+                query,
+                _chunks(query[None, :])[0],
+                self._order,
+                self._offsets,
+                self._hashes,
+                self._alive,
+                threshold,
+            )
+            if self._count > self._indexed:
+                extra_rows, extra_found = kernels.scan(
+                    query, self._hashes, self._alive, self._indexed, self._count, threshold
+                )
+                rows = np.concatenate([rows, extra_rows])
+                found = np.concatenate([found, extra_found])
+        rows, first = np.unique(rows, return_index=True)
+        found = found[first]
         order = np.argsort(found, kind="stable")
         return [
             PdqHit(int(entry), int(d))

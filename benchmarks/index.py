@@ -1,0 +1,175 @@
+"""PDQ index benchmark: takedown's index against faiss and numpy brute force.
+
+Run: ``make bench-index`` (``--sizes 1000000 10000000`` by default; smaller for a quick look).
+Data: random hashes, plus 1,000 queries each with planted neighbours at 0-31 bits, plus the
+real hashes of ``haystack.txt``. Every method is measured in the same run with one thread:
+single-query median and p99 latency, batch throughput, memory (RSS delta while building),
+build and load time, and recall against brute force (must be 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import faiss
+import numpy as np
+
+from _common import require_data, write_results
+from takedown.matching.pdq_index import PdqIndex, distances, parse_hashes
+
+THRESHOLD = 31
+QUERIES = 1000
+
+
+def rss_bytes() -> int:
+    with Path("/proc/self/status").open() as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def dataset(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    folder = require_data() / "reference/pdq/images/reg-test-input"
+    real = parse_hashes((folder / "haystack.txt").read_text().split())
+    hashes = rng.integers(0, 2**63, (size, 4), dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    hashes |= rng.integers(0, 2, (size, 4)).astype(np.uint64)
+    hashes[: len(real)] = real
+    queries = hashes[rng.choice(size, QUERIES, replace=False)].copy()
+    for i, q in enumerate(queries):  # plant a neighbour at distance i % 32 next to each query
+        bits = rng.choice(256, i % 32, replace=False)
+        near = q.copy()
+        for bit in bits:
+            near[bit // 64] ^= np.uint64(1 << (63 - int(bit) % 64))
+        hashes[len(real) + i] = near
+    return hashes, queries
+
+
+def to_faiss(words: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(words.astype(">u8")).view(np.uint8).reshape(-1, 32)
+
+
+def latency(fn, queries: np.ndarray) -> tuple[float, float]:
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        fn(q)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return statistics.median(times) * 1000, times[int(len(times) * 0.99) - 1] * 1000
+
+
+def _multihash() -> faiss.IndexBinaryMultiHash:
+    """16 tables of 16 bits with one-bit probing: exact at 31, like takedown's index."""
+    index = faiss.IndexBinaryMultiHash(256, 16, 16)
+    index.nflip = 1
+    return index
+
+
+def bench_size(size: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    hashes, queries = dataset(size, rng)
+    faiss_queries = to_faiss(queries)
+    truth = [set(np.flatnonzero(distances(q, hashes) <= THRESHOLD).tolist()) for q in queries[:50]]
+    out: dict[str, dict[str, float]] = {}
+
+    before = rss_bytes()
+    started = time.perf_counter()
+    index = PdqIndex()
+    index.add(hashes, np.arange(size))
+    index.compact()
+    build = time.perf_counter() - started
+    memory = rss_bytes() - before
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.npz"
+        index.save(path)
+        started = time.perf_counter()
+        PdqIndex.load(path)
+        load = time.perf_counter() - started
+    index.query(queries[0])  # compile
+    med, p99 = latency(lambda q, index=index: index.query(q, THRESHOLD), queries)
+    started = time.perf_counter()
+    for q in queries:
+        index.query(q, THRESHOLD)
+    batch = len(queries) / (time.perf_counter() - started)
+    recall = statistics.mean(
+        len({h.entry_id for h in index.query(q, THRESHOLD)} & t) / len(t)
+        for q, t in zip(queries, truth, strict=False)
+    )
+    out["takedown PdqIndex"] = dict(
+        median_ms=med, p99_ms=p99, batch_qps=batch, memory_mb=memory / 2**20,
+        build_s=build, load_s=load, recall=recall,
+    )  # fmt: skip
+    index = None
+
+    for name, make in (
+        ("faiss IndexBinaryFlat", lambda: faiss.IndexBinaryFlat(256)),
+        ("faiss IndexBinaryMultiHash(256,16,16) nflip=1", _multihash),
+    ):
+        faiss.omp_set_num_threads(1)
+        before = rss_bytes()
+        started = time.perf_counter()
+        fi = make()
+        fi.add(to_faiss(hashes))
+        build = time.perf_counter() - started
+        memory = rss_bytes() - before
+        sample = faiss_queries[:200]
+        med, p99 = latency(lambda q, fi=fi: fi.range_search(q[None, :], THRESHOLD + 1), sample)
+        started = time.perf_counter()
+        lims, _, labels = fi.range_search(faiss_queries, THRESHOLD + 1)
+        batch = len(faiss_queries) / (time.perf_counter() - started)
+        recall = statistics.mean(
+            len(set(labels[lims[i] : lims[i + 1]].tolist()) & t) / len(t)
+            for i, t in enumerate(truth)
+        )
+        out[name] = dict(
+            median_ms=med, p99_ms=p99, batch_qps=batch, memory_mb=memory / 2**20,
+            build_s=build, load_s=float("nan"), recall=recall,
+        )  # fmt: skip
+        del fi
+
+    med, p99 = latency(lambda q: np.flatnonzero(distances(q, hashes) <= THRESHOLD), queries[:20])
+    out["numpy brute force"] = dict(
+        median_ms=med, p99_ms=p99, batch_qps=1000 / med, memory_mb=0.0,
+        build_s=0.0, load_s=float("nan"), recall=1.0,
+    )  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    results = {}
+    lines = [
+        "| hashes | method | median ms | p99 ms | batch q/s | x faiss flat (single) "
+        "| memory MB | bytes/hash | build s | load s | recall |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in args.sizes:
+        print(f"{size:,} hashes ...", flush=True)
+        r = bench_size(size, rng)
+        results[str(size)] = r
+        flat = r["faiss IndexBinaryFlat"]["median_ms"]
+        for name, m in r.items():
+            lines.append(
+                f"| {size:,} | {name} | {m['median_ms']:.3f} | {m['p99_ms']:.3f} | "
+                f"{m['batch_qps']:.0f} | x{flat / m['median_ms']:.1f} | {m['memory_mb']:.0f} | "
+                f"{m['memory_mb'] * 2**20 / size:.0f} | {m['build_s']:.1f} | {m['load_s']:.2f} | "
+                f"{m['recall']:.3f} |"
+            )
+        print("\n".join(lines[-len(r) :]), flush=True)
+    markdown = "\n".join(lines)
+    print(markdown)
+    write_results("index", results, markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Compiled inner loops of the PDQ index (numba): probing the chunk tables and verifying.
+
+Kept apart from the index's bookkeeping so that the only code numba compiles is these loops
+over plain arrays; everything else stays ordinary Python and numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: Any) -> Any:
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True)
+def probe(  # pragma: no cover - compiled
+    query: Any,
+    chunks: Any,
+    order: Any,
+    offsets: Any,
+    hashes: Any,
+    alive: Any,
+    threshold: int,
+) -> tuple[Any, Any]:
+    """Rows of the tables within ``threshold`` of ``query``, with distances (rows may repeat)."""
+    rows = np.empty(64, dtype=np.int64)
+    found = np.empty(64, dtype=np.int32)
+    n = 0
+    q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
+    for t in range(chunks.shape[0]):
+        key = chunks[t]
+        for flip in range(17):
+            probe_key = key if flip == 0 else key ^ (1 << (flip - 1))
+            for pos in range(offsets[t, probe_key], offsets[t, probe_key + 1]):
+                row = order[t, pos]
+                if not alive[row]:
+                    continue
+                d = (
+                    _popcount(hashes[row, 0] ^ q0)
+                    + _popcount(hashes[row, 1] ^ q1)
+                    + _popcount(hashes[row, 2] ^ q2)
+                    + _popcount(hashes[row, 3] ^ q3)
+                )
+                if d <= threshold:
+                    if n == len(rows):
+                        rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
+                        found = np.concatenate((found, np.empty(n, dtype=np.int32)))
+                    rows[n] = row
+                    found[n] = d
+                    n += 1
+    return rows[:n], found[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def scan(  # pragma: no cover - compiled
+    query: Any, hashes: Any, alive: Any, start: int, stop: int, threshold: int
+) -> tuple[Any, Any]:
+    """Brute force over rows [start, stop): the unindexed buffer, or thresholds above 31."""
+    rows = np.empty(64, dtype=np.int64)
+    found = np.empty(64, dtype=np.int32)
+    n = 0
+    q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
+    for row in range(start, stop):
+        if not alive[row]:
+            continue
+        d = (
+            _popcount(hashes[row, 0] ^ q0)
+            + _popcount(hashes[row, 1] ^ q1)
+            + _popcount(hashes[row, 2] ^ q2)
+            + _popcount(hashes[row, 3] ^ q3)
+        )
+        if d <= threshold:
+            if n == len(rows):
+                rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
+                found = np.concatenate((found, np.empty(n, dtype=np.int32)))
+            rows[n] = row
+            found[n] = d
+            n += 1
+    return rows[:n], found[:n]
