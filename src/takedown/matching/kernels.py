@@ -46,15 +46,14 @@ def probe(  # pragma: no cover - compiled
             probe_key = key if flip == 0 else key ^ (1 << (flip - 1))
             for pos in range(offsets[t, probe_key], offsets[t, probe_key + 1]):
                 row = order[t, pos]
-                if not alive[row]:
-                    continue
                 d = (
                     _popcount(hashes[row, 0] ^ q0)
                     + _popcount(hashes[row, 1] ^ q1)
                     + _popcount(hashes[row, 2] ^ q2)
                     + _popcount(hashes[row, 3] ^ q3)
                 )
-                if d <= threshold:
+                # liveness is checked only for matches: one random read fewer per candidate
+                if d <= threshold and alive[row]:
                     if n == len(rows):
                         rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
                         found = np.concatenate((found, np.empty(n, dtype=np.int32)))

@@ -110,18 +110,26 @@ class PdqIndex:
         return len(rows)
 
     def compact(self) -> None:
-        """Fold the buffer into the tables and drop dead rows (an O(n log n) pass)."""
-        keep = np.flatnonzero(self._alive[: self._count])
-        self._hashes = self._hashes[keep].copy()
-        self._ids = self._ids[keep].copy()
-        self._alive = np.ones(len(keep), dtype=bool)
-        self._count = self._indexed = len(keep)
-        chunks = _chunks(self._hashes)
+        """Fold the buffer into the tables and drop dead rows (an O(n) pass: radix sorts)."""
+        live = self._alive[: self._count]
+        dead = self._count - int(live.sum())
+        if dead == 0 and self._indexed == self._count:
+            return
+        if dead:
+            keep = np.flatnonzero(live)
+            self._hashes = self._hashes[keep].copy()
+            self._ids = self._ids[keep].copy()
+            self._alive = np.ones(len(keep), dtype=bool)
+            self._count = len(keep)
+        self._indexed = self._count
         self._order = np.empty((CHUNKS, self._count), dtype=np.uint32)
         self._offsets = np.empty((CHUNKS, (1 << CHUNK_BITS) + 1), dtype=np.int64)
         for t in range(CHUNKS):
-            self._order[t] = np.argsort(chunks[:, t], kind="stable")
-            counts = np.bincount(chunks[:, t], minlength=1 << CHUNK_BITS)
+            shift = np.uint64(48 - CHUNK_BITS * (t % 4))
+            words = self._hashes[: self._count, t // 4]
+            chunk = ((words >> shift) & np.uint64(0xFFFF)).astype(np.uint16)
+            self._order[t] = np.argsort(chunk, kind="stable")  # a radix sort for 16-bit keys
+            counts = np.bincount(chunk, minlength=1 << CHUNK_BITS)
             self._offsets[t, 0] = 0
             np.cumsum(counts, out=self._offsets[t, 1:])
 
@@ -175,8 +183,8 @@ class PdqIndex:
             np.savez(
                 f,
                 version=np.array([_FORMAT_VERSION]),
-                hashes=self._hashes,
-                ids=self._ids,
+                hashes=self._hashes[: self._count],
+                ids=self._ids[: self._count],
                 order=self._order,
                 offsets=self._offsets,
             )
