@@ -6,12 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from takedown.matching.banks import Bank, BankEntry
+from takedown.matching.exact_index import ExactIndex
 from takedown.matching.pdq_index import PdqIndex, parse_hashes
-from takedown.signals import AnySignal, Signal, VideoSignal, get
-from takedown.signals.vpdq import MATCH_SHARE
+from takedown.matching.vpdq_index import VpdqIndex
+from takedown.signals import AnySignal, FrameHash, Signal, VideoSignal, get
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,8 @@ class Matcher:
         self._threshold = threshold
         self._stored: list[_Stored] = []
         self._pdq = PdqIndex()
-        self._frames = PdqIndex()
-        self._frame_owner: list[int] = []
-        self._frames_per_video: dict[int, int] = {}
-        self._exact: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._videos = VpdqIndex()
+        self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -81,21 +78,11 @@ class Matcher:
                 pdq_values.append(entry.value)
                 pdq_ids.append(stored_id)
             elif entry.signal_type == "vpdq":
-                self._add_video(stored_id, entry.value)
+                self._videos.add(_frames(entry.value), stored_id)
             else:
-                self._exact[(entry.signal_type, entry.value)].append(stored_id)
+                self._exact[entry.signal_type].add(entry.value, stored_id)
         if pdq_values:
             self._pdq.add(parse_hashes(pdq_values), pdq_ids)
-
-    def _add_video(self, stored_id: int, value: str) -> None:
-        frames = [f.split(",") for f in value.split(";")]
-        usable = [h for h, quality, _ in frames if int(quality) >= 50]
-        if not usable:
-            return
-        first_row = len(self._frame_owner)
-        self._frames.add(parse_hashes(usable), list(range(first_row, first_row + len(usable))))
-        self._frame_owner.extend([stored_id] * len(usable))
-        self._frames_per_video[stored_id] = len(usable)
 
     def match(self, signals: Sequence[AnySignal]) -> list[Match]:
         """Every bank item matched by any of the signals, nearest first.
@@ -109,11 +96,13 @@ class Matcher:
                 found = self._match_video(signal)
             elif signal.type == "pdq":
                 found = self._match_pdq(signal)
-            else:
+            elif signal.type in self._exact:
                 found = [
                     (i, Match(*self._describe(i), signal.type, 0))
-                    for i in self._exact.get((signal.type, signal.value), [])
+                    for i in self._exact[signal.type].query(signal.value)
                 ]
+            else:
+                found = []
             for stored_id, match in found:
                 key = (match.bank, match.external_id or f"#{stored_id}", match.signal_type)
                 if key not in best or match.distance < best[key].distance:
@@ -124,50 +113,43 @@ class Matcher:
         stored = self._stored[stored_id]
         return stored.bank, stored.entry.label, stored.entry.external_id
 
+    def _widest(self) -> int:
+        return max((s.threshold for s in self._stored), default=31)
+
     def _match_pdq(self, signal: Signal) -> list[tuple[int, Match]]:
         if not signal.usable or not len(self._pdq):
             return []
         variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
-        widest = max((s.threshold for s in self._stored), default=31)
-        found: list[tuple[int, Match]] = []
-        for transform, value in variants.items():
-            for hit in self._pdq.query(value, widest):
-                stored = self._stored[hit.entry_id]
-                if hit.distance <= stored.threshold:
-                    match = Match(
-                        *self._describe(hit.entry_id),
-                        "pdq",
-                        hit.distance,
-                        transform=transform,
-                    )
-                    found.append((hit.entry_id, match))
-        return found
+        return [
+            (hit.entry_id, Match(*self._describe(hit.entry_id), "pdq", hit.distance, transform))
+            for transform, hit in self._pdq.query_dihedral(variants, self._widest())
+            if hit.distance <= self._stored[hit.entry_id].threshold
+        ]
 
     def _match_video(self, signal: VideoSignal) -> list[tuple[int, Match]]:
-        query = [f for f in signal.frames if f.usable]
-        if not query or not len(self._frames):
-            return []
-        widest = max((s.threshold for s in self._stored), default=31)
-        matched_query: dict[int, set[int]] = defaultdict(set)
-        matched_target: dict[int, set[int]] = defaultdict(set)
-        owner = np.asarray(self._frame_owner)
-        for q_index, frame in enumerate(query):
-            for hit in self._frames.query(frame.value, widest):
-                stored_id = int(owner[hit.entry_id])
-                if hit.distance <= self._stored[stored_id].threshold:
-                    matched_query[stored_id].add(q_index)
-                    matched_target[stored_id].add(hit.entry_id)
-        found = []
-        for stored_id, frames in matched_query.items():
-            query_share = len(frames) / len(query)
-            target_share = len(matched_target[stored_id]) / self._frames_per_video[stored_id]
-            if query_share >= MATCH_SHARE:
-                match = Match(
-                    *self._describe(stored_id),
+        limits = {
+            i: s.threshold for i, s in enumerate(self._stored) if s.entry.signal_type == "vpdq"
+        }
+        return [
+            (
+                hit.entry_id,
+                Match(
+                    *self._describe(hit.entry_id),
                     "vpdq",
-                    round(1.0 - query_share, 3),
-                    query_share=query_share,
-                    target_share=target_share,
-                )
-                found.append((stored_id, match))
-        return found
+                    round(1.0 - hit.query_share, 3),
+                    query_share=hit.query_share,
+                    target_share=hit.target_share,
+                ),
+            )
+            for hit in self._videos.query(signal.frames, self._widest(), limits)
+            if hit.matched
+        ]
+
+
+def _frames(value: str) -> list[FrameHash]:
+    """A bank's vPDQ value (``hex,quality,timestamp;...``) as frame hashes."""
+    frames = []
+    for item in value.split(";"):
+        pdq_hex, quality, timestamp = item.split(",")
+        frames.append(FrameHash(pdq_hex, int(quality), float(timestamp)))
+    return frames

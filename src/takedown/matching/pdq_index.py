@@ -14,7 +14,7 @@ a share of the index. Removal marks the entry dead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +171,18 @@ class PdqIndex:
             PdqHit(int(entry), int(d))
             for entry, d in zip(self._ids[rows[order]], found[order], strict=True)
         ]
+
+    def query_dihedral(
+        self, variants: Mapping[str, str], threshold: int = 31
+    ) -> list[tuple[str, PdqHit]]:
+        """Look up every variant of a query (its 8 turns and flips, keyed by transform name);
+        each entry once, through its nearest variant, nearest first."""
+        best: dict[int, tuple[str, PdqHit]] = {}
+        for transform, value in variants.items():
+            for hit in self.query(value, threshold):
+                if hit.entry_id not in best or hit.distance < best[hit.entry_id][1].distance:
+                    best[hit.entry_id] = (transform, hit)
+        return sorted(best.values(), key=lambda pair: (pair[1].distance, pair[1].entry_id))
 
     def query_batch(self, values: Sequence[str], threshold: int = 31) -> list[list[PdqHit]]:
         words = parse_hashes(values)

@@ -1,0 +1,60 @@
+"""The exact and video indexes, and dihedral queries on the PDQ index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from takedown.matching.exact_index import ExactIndex
+from takedown.matching.pdq_index import PdqIndex
+from takedown.matching.vpdq_index import VpdqIndex
+from takedown.signals import FrameHash
+from takedown.signals.pdq import hash_rgb, hash_rgb_dihedral
+
+
+def test_exact_index() -> None:
+    index = ExactIndex()
+    index.add("a" * 32, 1)
+    index.add("a" * 32, 2)
+    index.add("b" * 32, 3)
+    assert index.query("a" * 32) == [1, 2]
+    assert index.query("c" * 32) == []
+    assert index.remove(1) == 1
+    assert index.query("a" * 32) == [2]
+    assert len(index) == 2
+
+
+def test_dihedral_query_names_the_transform(photo_paths: list[Path]) -> None:
+    index = PdqIndex()
+    photos = photo_paths[:20]
+    for i, path in enumerate(photos):
+        index.add([hash_rgb(np.asarray(Image.open(path).convert("RGB")))[0]], [i])
+    turned = Image.open(photos[7]).convert("RGB").transpose(Image.Transpose.ROTATE_270)
+    variants, _ = hash_rgb_dihedral(np.asarray(turned))
+    found = index.query_dihedral(variants)
+    assert found[0][1].entry_id == 7
+    assert found[0][0] == "rotate90"  # turning the copy back a quarter finds the original
+    assert index.query(variants["original"]) == []
+
+
+def _frames(values: list[str], quality: int = 100) -> list[FrameHash]:
+    return [FrameHash(v, quality, float(i)) for i, v in enumerate(values)]
+
+
+def test_video_index_shares() -> None:
+    rng = np.random.default_rng(3)
+    values = [rng.bytes(32).hex() for _ in range(10)]
+    index = VpdqIndex()
+    index.add(_frames(values), 1)
+    index.add(_frames(values[:4] + [rng.bytes(32).hex() for _ in range(6)]), 2)
+    index.add(_frames(values, quality=10), 3)  # no usable frame: never matched
+    hits = {h.entry_id: h for h in index.query(_frames(values[:5]))}
+    assert set(hits) == {1, 2}
+    assert hits[1].query_share == 1.0 and hits[1].target_share == 0.5 and hits[1].matched
+    assert hits[2].query_share == 0.8 and hits[2].target_share == 0.4 and hits[2].matched
+    other = index.query(_frames(values[3:]))
+    share = {h.entry_id: h.query_share for h in other}
+    assert share[2] == 1 / 7 and not next(h for h in other if h.entry_id == 2).matched
+    assert len(index) == 2
