@@ -15,7 +15,7 @@ from takedown.cli.files import MissingPath, expand
 from takedown.cli.hashing import run_hash
 from takedown.cli.matching import run_bank_from_media, run_match
 from takedown.cli.scanning import run_scan, summary_table
-from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank
+from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank, write_bank
 from takedown.media import FrameSampling, MediaLimits
 from takedown.signals import HashOptions
 
@@ -264,3 +264,32 @@ def bank_from_media(
     )
     err.print(f"wrote {written} entries from {len(files) - failed} files to {escape(str(out))}")
     raise typer.Exit(1 if failed else 0)
+
+
+@bank_app.command("convert")
+def bank_convert(
+    source: Annotated[Path, typer.Argument(help="Bank file to read (.csv, .jsonl or plain).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Bank file to write (.csv/.jsonl/.txt).")
+    ],
+    bank_type: Annotated[
+        str | None, typer.Option("--type", help="Signal type of a plain hash-per-line input.")
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Convert the good lines despite bad ones.")
+    ] = False,
+) -> None:
+    """Validate a bank file and write it in another format (by the output's extension).
+
+    A plain output keeps only the values, so it is refused for banks mixing signal types.
+    """
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    (bank,) = _read_banks([source], None, bank_type, skip_bad)
+    fmt = BankFormat.from_path(out)
+    if fmt is BankFormat.PLAIN and len({e.signal_type for e in bank.entries}) > 1:
+        err.print("[red]error:[/red] the bank mixes signal types; write .csv or .jsonl instead")
+        raise typer.Exit(2)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(write_bank(bank.entries, fmt))
+    tmp.replace(out)
+    err.print(f"wrote {len(bank.entries)} entries to {escape(str(out))}")
