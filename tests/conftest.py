@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +38,14 @@ def encode(rgb: np.ndarray, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+def run_takedown(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a child process, as a script runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "takedown", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -17,6 +17,8 @@ from takedown.matching.banks import (
     write_bank,
 )
 
+from .conftest import run_takedown
+
 PDQ = "f" * 64
 PDQ2 = "0" * 63 + "1"
 MD5 = hashlib.md5(b"x").hexdigest()
@@ -75,24 +77,14 @@ def test_round_trip(fmt: BankFormat, tmp_path: Path) -> None:
 
 
 def test_bank_convert_cli(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     plain = tmp_path / "ncmec.txt"
     plain.write_text(f"{PDQ}\n{PDQ2}\n")
     out = tmp_path / "ncmec.jsonl"
-    proc = subprocess.run(
-        [sys.executable, "-m", "takedown", "bank", "convert", str(plain), "--type", "pdq",
-         "--out", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    proc = run_takedown("bank", "convert", str(plain), "--type", "pdq", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert [e.value for e in read_bank(out).entries] == [PDQ, PDQ2]
     bad = tmp_path / "bad.csv"
     bad.write_text(f"signal_type,value\npdq,{PDQ}\nmd5,zz\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "takedown", "bank", "convert", str(bad), "--out", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    proc = run_takedown("bank", "convert", str(bad), "--out", str(out))
     assert proc.returncode == 2 and "line 3" in proc.stderr
     assert [e.value for e in read_bank(out).entries] == [PDQ, PDQ2]  # untouched

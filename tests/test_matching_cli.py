@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -13,15 +11,7 @@ from takedown.matching.banks import read_bank
 from takedown.matching.matcher import Matcher
 from takedown.signals import FrameHash, Signal, VideoSignal
 
-
-def takedown(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "takedown", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+from .conftest import run_takedown
 
 
 def _save(image: Image.Image, path: Path, quality: int = 80) -> Path:
@@ -39,7 +29,9 @@ def test_bank_from_a_subset_finds_every_transformed_copy(
     for path in banked:
         (bank_dir / path.name).write_bytes(path.read_bytes())
     bank_file = tmp_path / "confirmed.csv"
-    built = takedown("bank", "from-media", str(bank_dir), "--out", str(bank_file), "--label", "x")
+    built = run_takedown(
+        "bank", "from-media", str(bank_dir), "--out", str(bank_file), "--label", "x"
+    )
     assert built.returncode == 0, built.stderr
     queries = tmp_path / "queries"
     queries.mkdir()
@@ -59,7 +51,7 @@ def test_bank_from_a_subset_finds_every_transformed_copy(
             expected[target.name] = path.name
     for path in others:
         _save(Image.open(path), queries / f"unrelated-{path.name}")
-    proc = takedown("match", str(queries), "--bank", str(bank_file), "--json", "--jobs", "2")
+    proc = run_takedown("match", str(queries), "--bank", str(bank_file), "--json", "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
     results = {
         Path(r["path"]).name: r["matches"] for r in map(json.loads, proc.stdout.splitlines())
@@ -82,11 +74,11 @@ def test_match_reports_errors_and_bad_banks(tmp_path: Path) -> None:
     bank.write_text("signal_type,value\npdq,nothex\n")
     junk = tmp_path / "junk.jpg"
     junk.write_text("text")
-    proc = takedown("match", str(junk), "--bank", str(bank))
+    proc = run_takedown("match", str(junk), "--bank", str(bank))
     assert proc.returncode == 2
     assert "line 2" in proc.stderr and "--skip-bad" in proc.stderr
     bank.write_text("signal_type,value\npdq," + "a" * 64 + "\n")
-    proc = takedown("match", str(junk), "--bank", str(bank), "--json")
+    proc = run_takedown("match", str(junk), "--bank", str(bank), "--json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["error"]["code"] == "unsupported_media"
 
@@ -94,12 +86,12 @@ def test_match_reports_errors_and_bad_banks(tmp_path: Path) -> None:
 def test_exact_and_video_matching(shared_data: Path, tmp_path: Path) -> None:
     video = shared_data / "videos" / "v2.m4v"
     bank_file = tmp_path / "videos.csv"
-    assert takedown("bank", "from-media", str(video), "--out", str(bank_file)).returncode == 0
+    assert run_takedown("bank", "from-media", str(video), "--out", str(bank_file)).returncode == 0
     bank = read_bank(bank_file)
     assert {e.signal_type for e in bank.entries} == {"vpdq", "md5", "sha256"}
     matcher = Matcher()
     matcher.add_bank(bank)
-    proc = takedown("hash", "--json", str(video))
+    proc = run_takedown("hash", "--json", str(video))
     record = json.loads(proc.stdout)
     vpdq = next(s for s in record["signals"] if s["type"] == "vpdq")
     frames = tuple(FrameHash(f["value"], f["quality"], f["timestamp"]) for f in vpdq["frames"])
@@ -123,10 +115,13 @@ def test_scan_is_parallel_resumable_and_drops_a_cut_off_line(
         target.write_bytes(path.read_bytes())
     bank_file = tmp_path / "bank.csv"
     assert (
-        takedown("bank", "from-media", str(photo_paths[0]), "--out", str(bank_file)).returncode == 0
+        run_takedown("bank", "from-media", str(photo_paths[0]), "--out", str(bank_file)).returncode
+        == 0
     )
     out = tmp_path / "results.jsonl"
-    first = takedown("scan", str(folder), "--bank", str(bank_file), "--out", str(out), "-j", "2")
+    first = run_takedown(
+        "scan", str(folder), "--bank", str(bank_file), "--out", str(out), "-j", "2"
+    )
     assert first.returncode == 0, first.stderr
     lines = out.read_text().splitlines()
     assert len(lines) == 24
@@ -135,7 +130,7 @@ def test_scan_is_parallel_resumable_and_drops_a_cut_off_line(
     assert [Path(r["path"]).name for r in matched] == [photo_paths[0].name]
     # an interrupted run: 10 complete lines and half of the 11th
     out.write_text("\n".join(lines[:10]) + "\n" + lines[10][:25])
-    second = takedown("scan", str(folder), "--bank", str(bank_file), "--out", str(out))
+    second = run_takedown("scan", str(folder), "--bank", str(bank_file), "--out", str(out))
     assert second.returncode == 0, second.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["path"] for r in records) == sorted(json.loads(x)["path"] for x in lines)

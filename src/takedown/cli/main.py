@@ -94,14 +94,7 @@ def hash_command(
     Errors are reported per file and the rest continue; the exit status is 1 if any file failed.
     """
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    try:
-        files = expand(paths)
-    except MissingPath as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}; check the path and try again")
-        raise typer.Exit(2) from None
-    if not files:
-        err.print("[red]error:[/red] no files found under the given folders")
-        raise typer.Exit(2)
+    files = _files_or_exit(paths, err)
     options = HashOptions(
         limits=MediaLimits(
             max_bytes=max_bytes,
@@ -123,11 +116,16 @@ def hash_command(
     failed = run_hash(
         files,
         options,
-        jobs=jobs or (os.cpu_count() or 1),
+        jobs=_workers(jobs),
         as_json=as_json,
         show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+def _workers(jobs: int) -> int:
+    """``--jobs 0`` (the default) means one worker per core."""
+    return jobs or (os.cpu_count() or 1)
 
 
 def _files_or_exit(paths: list[Path], err: Console) -> list[Path]:
@@ -192,7 +190,7 @@ def match_command(
         banks,
         HashOptions(dihedral=True),
         threshold=threshold,
-        jobs=jobs or (os.cpu_count() or 1),
+        jobs=_workers(jobs),
         as_json=as_json,
         show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
     )
@@ -233,7 +231,7 @@ def scan_command(
         out,
         HashOptions(dihedral=True),
         threshold=threshold,
-        jobs=jobs or (os.cpu_count() or 1),
+        jobs=_workers(jobs),
     )
     err.print(summary_table(summary, out))
     raise typer.Exit(1 if summary.errors else 0)
@@ -259,7 +257,7 @@ def bank_from_media(
         HashOptions(crops=crops),
         label=label,
         source=source,
-        jobs=jobs or (os.cpu_count() or 1),
+        jobs=_workers(jobs),
         show_progress=len(files) > 1,
     )
     err.print(f"wrote {written} entries from {len(files) - failed} files to {escape(str(out))}")

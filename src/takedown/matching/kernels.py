@@ -25,6 +25,27 @@ def _popcount(x: Any) -> Any:
     return (x * _H01) >> np.uint64(56)
 
 
+@numba.njit(cache=True, inline="always")
+def _distance(hashes: Any, row: Any, q0: Any, q1: Any, q2: Any, q3: Any) -> Any:
+    return (
+        _popcount(hashes[row, 0] ^ q0)
+        + _popcount(hashes[row, 1] ^ q1)
+        + _popcount(hashes[row, 2] ^ q2)
+        + _popcount(hashes[row, 3] ^ q3)
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _append(rows: Any, found: Any, n: int, row: Any, d: Any) -> tuple[Any, Any]:
+    """Store one hit, doubling the buffers when full."""
+    if n == len(rows):
+        rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
+        found = np.concatenate((found, np.empty(n, dtype=np.int32)))
+    rows[n] = row
+    found[n] = d
+    return rows, found
+
+
 @numba.njit(cache=True, nogil=True)
 def probe(  # pragma: no cover - compiled
     query: Any,
@@ -46,19 +67,10 @@ def probe(  # pragma: no cover - compiled
             probe_key = key if flip == 0 else key ^ (1 << (flip - 1))
             for pos in range(offsets[t, probe_key], offsets[t, probe_key + 1]):
                 row = order[t, pos]
-                d = (
-                    _popcount(hashes[row, 0] ^ q0)
-                    + _popcount(hashes[row, 1] ^ q1)
-                    + _popcount(hashes[row, 2] ^ q2)
-                    + _popcount(hashes[row, 3] ^ q3)
-                )
+                d = _distance(hashes, row, q0, q1, q2, q3)
                 # liveness is checked only for matches: one random read fewer per candidate
                 if d <= threshold and alive[row]:
-                    if n == len(rows):
-                        rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
-                        found = np.concatenate((found, np.empty(n, dtype=np.int32)))
-                    rows[n] = row
-                    found[n] = d
+                    rows, found = _append(rows, found, n, row, d)
                     n += 1
     return rows[:n], found[:n]
 
@@ -73,19 +85,8 @@ def scan(  # pragma: no cover - compiled
     n = 0
     q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
     for row in range(start, stop):
-        if not alive[row]:
-            continue
-        d = (
-            _popcount(hashes[row, 0] ^ q0)
-            + _popcount(hashes[row, 1] ^ q1)
-            + _popcount(hashes[row, 2] ^ q2)
-            + _popcount(hashes[row, 3] ^ q3)
-        )
-        if d <= threshold:
-            if n == len(rows):
-                rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))
-                found = np.concatenate((found, np.empty(n, dtype=np.int32)))
-            rows[n] = row
-            found[n] = d
+        d = _distance(hashes, row, q0, q1, q2, q3)
+        if d <= threshold and alive[row]:
+            rows, found = _append(rows, found, n, row, d)
             n += 1
     return rows[:n], found[:n]
