@@ -1,10 +1,11 @@
 """PDQ index benchmark: takedown's index against faiss and numpy brute force.
 
 Run: ``make bench-index`` (``--sizes 1000000 10000000`` by default; smaller for a quick look).
-Data: random hashes, plus 1,000 queries each with planted neighbours at 0-31 bits, plus the
-real hashes of ``haystack.txt``. Every method is measured in the same run with one thread:
-single-query median and p99 latency, batch throughput, memory (RSS delta while building),
-build and load time, and recall against brute force (must be 1.0).
+Data: random hashes plus real, clustered ones (the reference haystack and every vPDQ reference
+frame); 1,000 queries, half real, half random with a planted neighbour at 0-31 bits. Every
+method is measured in the same run with one thread: single-query median and p99 latency, batch
+throughput, memory (RSS delta while building), build and load time, and recall against brute
+force (must be 1.0).
 """
 
 from __future__ import annotations
@@ -36,20 +37,32 @@ def rss_bytes() -> int:
     return 0
 
 
+def real_hashes() -> np.ndarray:
+    """Real, clustered PDQ hashes: the reference haystack and every vPDQ reference frame."""
+    data = require_data() / "reference"
+    values = (data / "pdq/images/reg-test-input/haystack.txt").read_text().split()
+    for path in sorted((data / "vpdq/expected").glob("*.txt")):
+        values += [line.split(",")[2] for line in path.read_text().splitlines() if "," in line]
+    return parse_hashes(values)
+
+
 def dataset(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    folder = require_data() / "reference/pdq/images/reg-test-input"
-    real = parse_hashes((folder / "haystack.txt").read_text().split())
+    """Random hashes with the real ones at the front; half the queries are real hashes (many
+    neighbours: consecutive frames), half random ones with a planted neighbour at 0-31 bits."""
+    real = real_hashes()
     hashes = rng.integers(0, 2**63, (size, 4), dtype=np.int64).astype(np.uint64) << np.uint64(1)
     hashes |= rng.integers(0, 2, (size, 4)).astype(np.uint64)
     hashes[: len(real)] = real
-    queries = hashes[rng.choice(size, QUERIES, replace=False)].copy()
-    for i, q in enumerate(queries):  # plant a neighbour at distance i % 32 next to each query
+    planted = hashes[len(real) + rng.choice(size - len(real), QUERIES // 2, replace=False)].copy()
+    for i, q in enumerate(planted):
         bits = rng.choice(256, i % 32, replace=False)
         near = q.copy()
         for bit in bits:
             near[bit // 64] ^= np.uint64(1 << (63 - int(bit) % 64))
         hashes[len(real) + i] = near
-    return hashes, queries
+    clustered = real[rng.choice(len(real), QUERIES // 2, replace=False)]
+    queries = np.vstack([planted, clustered])
+    return hashes, queries[rng.permutation(len(queries))]
 
 
 def to_faiss(words: np.ndarray) -> np.ndarray:

@@ -72,8 +72,11 @@ def test_round_trip(fmt: BankFormat, tmp_path: Path) -> None:
     if fmt is BankFormat.PLAIN:
         assert [e.value for e in bank.entries] == [PDQ, PDQ2]
     else:
-        assert bank.entries == entries
+        assert [
+            (e.signal_type, e.value, e.label, e.source, e.external_id) for e in bank.entries
+        ] == [(e.signal_type, e.value, e.label, e.source, e.external_id) for e in entries]
     assert bank.name == "b"
+    assert all(e.added_at and e.enabled for e in bank.entries)
 
 
 def test_bank_convert_cli(tmp_path: Path) -> None:

@@ -115,3 +115,36 @@ def test_an_added_hash_is_found_by_the_next_query_and_survives_save_load(tmp_pat
     assert loaded.query(hashes[3], 0) == []
     assert loaded.query(hashes[4], 0)[0].entry_id == 4
     assert b"pickle" not in path.read_bytes()[:200]
+
+
+def _frame_hashes(shared_data: Path) -> list[str]:
+    values = []
+    for path in sorted((shared_data / "reference/vpdq/expected").glob("*.txt")):
+        for line in path.read_text().splitlines():
+            parts = line.strip().split(",")
+            if len(parts) == 4:
+                values.append(parts[2])
+    return values
+
+
+def test_clustered_real_hashes(shared_data: Path, photo_paths: list[Path]) -> None:
+    """Real hashes cluster (consecutive video frames, similar photos): buckets are uneven."""
+    from takedown.signals import HashOptions, Signal, hash_bytes
+
+    values = _frame_hashes(shared_data)
+    for path in photo_paths[::3]:
+        values += [
+            s.value
+            for s in hash_bytes(path.read_bytes(), HashOptions(), types=("pdq",)).signals
+            if isinstance(s, Signal)
+        ]
+    assert len(values) > 10_000
+    hashes = parse_hashes(values)
+    index = PdqIndex()
+    index.add(hashes, list(range(len(hashes))))
+    alive = np.ones(len(hashes), dtype=bool)
+    rng = np.random.default_rng(5)
+    for row in rng.choice(len(hashes), 150, replace=False).tolist():
+        expected = _brute(hashes, alive, hashes[row], 31)
+        assert len(expected) >= 1
+        assert _hits(index, hashes[row], 31) == expected

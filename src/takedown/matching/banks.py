@@ -14,6 +14,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -39,12 +40,18 @@ class BankFormat(StrEnum):
 
 @dataclass(frozen=True)
 class BankEntry:
+    """One signal in a bank with its provenance; ``enabled=False`` keeps a false positive on
+    record without matching it. ``added_at``/``added_by`` are kept by the service's storage and
+    are not part of the exchange formats."""
+
     signal_type: str
     value: str
     label: str = ""
     source: str = ""
     external_id: str = ""
     enabled: bool = True
+    added_at: str = ""
+    added_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def canonical_value(signal_type: str, value: str) -> str:
     return kind.parse(value)
 
 
-def _entry(fields: dict[str, str]) -> BankEntry:
+def _entry(fields: dict[str, str], added_at: str, added_by: str) -> BankEntry:
     signal_type = (fields.get("signal_type") or "").strip().lower()
     if not signal_type:
         raise InvalidSignal("signal_type is missing")
@@ -101,6 +108,8 @@ def _entry(fields: dict[str, str]) -> BankEntry:
         label=(fields.get("label") or "").strip(),
         source=(fields.get("source") or "").strip(),
         external_id=(fields.get("external_id") or "").strip(),
+        added_at=added_at,
+        added_by=added_by,
     )
 
 
@@ -155,8 +164,13 @@ def parse_bank(
     name: str,
     signal_type: str | None = None,
     skip_bad: bool = False,
+    added_by: str = "",
 ) -> Bank:
-    """Read a bank; raise :class:`BankFileError` on malformed lines unless ``skip_bad``."""
+    """Read a bank; raise :class:`BankFileError` on malformed lines unless ``skip_bad``.
+
+    Every entry is stamped with the time of the import and ``added_by``.
+    """
+    added_at = datetime.now(UTC).isoformat(timespec="seconds")
     if fmt is BankFormat.PLAIN:
         if not signal_type:
             raise ValueError("a plain hash-per-line file needs its signal type (e.g. --type pdq)")
@@ -171,7 +185,7 @@ def parse_bank(
             bank.skipped.append(LineProblem(number, row))
             continue
         try:
-            bank.entries.append(_entry(row))
+            bank.entries.append(_entry(row, added_at, added_by))
         except InvalidSignal as exc:
             bank.skipped.append(LineProblem(number, str(exc)))
     if bank.skipped and not skip_bad:
