@@ -107,14 +107,21 @@ def test_an_added_hash_is_found_by_the_next_query_and_survives_save_load(tmp_pat
     index.add(new, [42_000])
     assert index.query(new[0], 0)[0].entry_id == 42_000
     index.remove(3)
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index"
     index.save(path)
+    index.save(path)  # overwriting an existing index
     loaded = PdqIndex.load(path)
     assert len(loaded) == len(index) == 10_000
     assert loaded.query(format_hash(new[0]), 0)[0].entry_id == 42_000
     assert loaded.query(hashes[3], 0) == []
     assert loaded.query(hashes[4], 0)[0].entry_id == 4
-    assert b"pickle" not in path.read_bytes()[:200]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "VERSION", "hashes.npy", "ids.npy", "offsets.npy", "order.npy"
+    ]  # fmt: skip
+    loaded.add(_random(rng, 1), [43_000])  # a loaded (memory-mapped) index stays changeable
+    loaded.remove(4)
+    loaded.compact()
+    assert loaded.query(hashes[4], 0) == [] and len(loaded) == 10_000
 
 
 def _frame_hashes(shared_data: Path) -> list[str]:

@@ -189,28 +189,40 @@ class PdqIndex:
         return [self.query(row, threshold) for row in words]
 
     def save(self, path: Path) -> None:
-        """A plain .npz of arrays (never pickle): hashes, ids and the tables."""
+        """A folder of plain .npy arrays (never pickle): hashes, ids and the tables.
+
+        Written to a temporary folder first and renamed, so a crash never leaves half an index.
+        """
         self.compact()
-        with path.open("wb") as f:
-            np.savez(
-                f,
-                version=np.array([_FORMAT_VERSION]),
-                hashes=self._hashes[: self._count],
-                ids=self._ids[: self._count],
-                order=self._order,
-                offsets=self._offsets,
-            )
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "hashes": self._hashes[: self._count],
+            "ids": self._ids[: self._count],
+            "order": self._order,
+            "offsets": self._offsets,
+        }
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        (tmp / "VERSION").write_text(f"{_FORMAT_VERSION}\n")
+        if path.exists():
+            for old in path.iterdir():
+                old.unlink()
+            path.rmdir()
+        tmp.rename(path)
 
     @classmethod
     def load(cls, path: Path) -> PdqIndex:
-        with np.load(path, allow_pickle=False) as data:
-            if int(data["version"][0]) != _FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported index format version")
-            index = cls()
-            index._hashes = data["hashes"]
-            index._ids = data["ids"]
-            index._order = data["order"]
-            index._offsets = data["offsets"]
+        """Memory-map a saved index: loading is immediate, pages are read as queries touch them,
+        and the arrays are copied only when the index is next changed."""
+        version = (path / "VERSION").read_text().strip()
+        if version != str(_FORMAT_VERSION):
+            raise ValueError(f"{path}: unsupported index format version {version!r}")
+        index = cls()
+        index._hashes = np.load(path / "hashes.npy", mmap_mode="r", allow_pickle=False)
+        index._ids = np.load(path / "ids.npy", mmap_mode="r", allow_pickle=False)
+        index._order = np.load(path / "order.npy", mmap_mode="r", allow_pickle=False)
+        index._offsets = np.load(path / "offsets.npy", mmap_mode="r", allow_pickle=False)
         index._count = index._indexed = len(index._hashes)
         index._alive = np.ones(index._count, dtype=bool)
         return index
