@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from _common import require_data, write_results
+from takedown.matching.pdq_index import parse_hashes
 from takedown.signals import HashOptions, Signal, hash_bytes
 
 THRESHOLD = 31
@@ -147,12 +148,6 @@ def _pdq(data: bytes, options: HashOptions = OPTIONS) -> list[Signal]:
     return [s for s in signals if isinstance(s, Signal)]
 
 
-def _to_ints(values: list[str]) -> np.ndarray:
-    """Hashes as rows of four 64-bit words."""
-    raw = b"".join(bytes.fromhex(v) for v in values)
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
-
-
 def _min_distance(queries: np.ndarray, bank: np.ndarray) -> np.ndarray:
     """For each query row, the smallest Hamming distance to any bank row."""
     xor = np.bitwise_xor(queries[:, None, :], bank[None, :, :])
@@ -189,8 +184,8 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(photo_outcomes, photos, chunksize=4))
     print(f"{len(photos)} photos x {len(TRANSFORMS)} transforms hashed", flush=True)
-    banks = [_to_ints(r["bank"]) if r["bank"] else np.zeros((0, 4), np.uint64) for r in results]  # type: ignore[arg-type]
-    plain = _to_ints([str(r["plain"]) for r in results])
+    banks = [parse_hashes(r["bank"]) if r["bank"] else np.zeros((0, 4), np.uint64) for r in results]  # type: ignore[arg-type]
+    plain = parse_hashes([str(r["plain"]) for r in results])
     owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(banks)])
     all_bank = np.concatenate(banks)
     # Photos that are themselves near-duplicates under plain PDQ (the same shot at two crops)
@@ -209,15 +204,17 @@ def main() -> None:
             every, first = r["queries"][name]  # type: ignore[index]
             if not every or not len(banks[i]):
                 continue
-            q = _to_ints(every)
+            q = parse_hashes(every)
             found += int(_min_distance(q, banks[i]).min() <= THRESHOLD)
-            plain_found += int(_min_distance(_to_ints([first]), plain[i : i + 1])[0] <= THRESHOLD)
+            plain_found += int(
+                _min_distance(parse_hashes([first]), plain[i : i + 1])[0] <= THRESHOLD
+            )
             others = all_bank[~np.isin(owner, list(related[i]))]
             false_copies += int((_min_distance(q, others) <= THRESHOLD).sum() > 0)
         rows.append((name, found / len(results), plain_found / len(results)))
     false_originals = 0
     for i, r in enumerate(results):
-        own = _to_ints(r["bank"]) if r["bank"] else None  # type: ignore[arg-type]
+        own = parse_hashes(r["bank"]) if r["bank"] else None  # type: ignore[arg-type]
         if own is None:
             continue
         others = all_bank[~np.isin(owner, list(related[i]))]

@@ -21,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from takedown.cli.output import stderr, stdout
 from takedown.media import MediaError
 from takedown.signals import HashOptions, HashResult, Signal, hash_bytes
 
@@ -130,8 +131,7 @@ def run_hash(
     show_progress: bool,
 ) -> int:
     """Hash ``files``, print the results, and return how many failed."""
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = stdout(), stderr()
     failed = 0
     started = time.monotonic()
     with progress_bar(err, len(files), "hashing", enabled=show_progress) as advance:

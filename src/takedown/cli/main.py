@@ -14,8 +14,10 @@ from takedown import __version__
 from takedown.cli.files import MissingPath, expand
 from takedown.cli.hashing import run_hash
 from takedown.cli.matching import run_bank_from_media, run_match
+from takedown.cli.output import stderr
 from takedown.cli.scanning import run_scan, summary_table
-from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank, write_bank
+from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank, save_bank
+from takedown.matching.matcher import Matcher
 from takedown.media import FrameSampling, MediaLimits
 from takedown.signals import HashOptions
 
@@ -28,6 +30,22 @@ app = typer.Typer(
 )
 
 _DEFAULT_LIMITS = MediaLimits()
+
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", min=0, help="Worker processes (default: all cores).")
+]
+ThresholdOption = Annotated[
+    int | None, typer.Option(min=0, max=256, help="PDQ/vPDQ frame distance (default 31).")
+]
+BanksOption = Annotated[
+    list[Path], typer.Option("--bank", help="A bank file (CSV, JSON lines or plain); repeat.")
+]
+BankTypeOption = Annotated[
+    str | None, typer.Option("--type", help="Signal type of plain hash-per-line banks.")
+]
+SkipBadOption = Annotated[
+    bool, typer.Option("--skip-bad", help="Use a bank's good lines despite bad ones.")
+]
 
 bank_app = typer.Typer(help="Build and inspect hash banks.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
@@ -50,9 +68,7 @@ def hash_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line (a stable interface).")
     ] = False,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=0, help="Worker processes (default: all cores).")
-    ] = 0,
+    jobs: JobsOption = 0,
     fps: Annotated[
         float,
         typer.Option(help="Video frames hashed per second; 0 hashes every frame (vPDQ native)."),
@@ -93,7 +109,7 @@ def hash_command(
 
     Errors are reported per file and the rest continue; the exit status is 1 if any file failed.
     """
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    err = stderr()
     files = _files_or_exit(paths, err)
     options = HashOptions(
         limits=MediaLimits(
@@ -140,14 +156,12 @@ def _files_or_exit(paths: list[Path], err: Console) -> list[Path]:
     return files
 
 
-def _read_banks(
-    paths: list[Path], fmt: BankFormat | None, signal_type: str | None, skip_bad: bool
-) -> list[Bank]:
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+def _read_banks(paths: list[Path], signal_type: str | None, skip_bad: bool) -> list[Bank]:
+    err = stderr()
     banks = []
     for path in paths:
         try:
-            bank = read_bank(path, fmt=fmt, signal_type=signal_type, skip_bad=skip_bad)
+            bank = read_bank(path, signal_type=signal_type, skip_bad=skip_bad)
         except FileNotFoundError:
             err.print(f"[red]error:[/red] bank file {escape(str(path))} does not exist")
             raise typer.Exit(2) from None
@@ -160,36 +174,35 @@ def _read_banks(
     return banks
 
 
+def _matcher(
+    paths: list[Path], signal_type: str | None, skip_bad: bool, threshold: int | None
+) -> Matcher:
+    matcher = Matcher(threshold)
+    for bank in _read_banks(paths, signal_type, skip_bad):
+        matcher.add_bank(bank)
+    return matcher
+
+
 @app.command("match")
 def match_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to look up.")],
-    bank: Annotated[
-        list[Path], typer.Option("--bank", help="A bank file (CSV, JSON lines or plain); repeat.")
-    ],
-    threshold: Annotated[
-        int | None, typer.Option(min=0, max=256, help="PDQ/vPDQ frame distance (default 31).")
-    ] = None,
+    bank: BanksOption,
+    threshold: ThresholdOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
-    bank_type: Annotated[
-        str | None, typer.Option("--type", help="Signal type of plain hash-per-line banks.")
-    ] = None,
-    skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Import a bank's good lines despite bad ones.")
-    ] = False,
+    jobs: JobsOption = 0,
+    bank_type: BankTypeOption = None,
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Hash files and report every bank entry each one matches (rotated and mirrored too).
 
     Matches are data in the output; the exit status is 1 only when a file failed.
     """
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    err = stderr()
     files = _files_or_exit(paths, err)
-    banks = _read_banks(bank, None, bank_type, skip_bad)
-    _, failed = run_match(
+    failed = run_match(
         files,
-        banks,
+        _matcher(bank, bank_type, skip_bad, threshold),
         HashOptions(dihedral=True),
-        threshold=threshold,
         jobs=_workers(jobs),
         as_json=as_json,
         show_progress=any(p.is_dir() for p in paths) or len(files) > 1,
@@ -200,37 +213,29 @@ def match_command(
 @app.command("scan")
 def scan_command(
     folder: Annotated[Path, typer.Argument(help="Folder tree to scan.")],
-    bank: Annotated[list[Path], typer.Option("--bank", help="A bank file; repeat for several.")],
+    bank: BanksOption,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="JSON-lines results; re-running resumes it.")
     ],
-    threshold: Annotated[
-        int | None, typer.Option(min=0, max=256, help="PDQ/vPDQ frame distance (default 31).")
-    ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
-    bank_type: Annotated[
-        str | None, typer.Option("--type", help="Signal type of plain hash-per-line banks.")
-    ] = None,
-    skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Import a bank's good lines despite bad ones.")
-    ] = False,
+    threshold: ThresholdOption = None,
+    jobs: JobsOption = 0,
+    bank_type: BankTypeOption = None,
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Hash and match a whole folder tree in parallel into --out (the same lines as `match`).
 
     Files already in --out are skipped, so an interrupted scan is resumed by running it again.
     """
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    err = stderr()
     if not folder.is_dir():
         err.print(f"[red]error:[/red] {escape(str(folder))} is not a folder")
         raise typer.Exit(2)
     files = _files_or_exit([folder], err)
-    banks = _read_banks(bank, None, bank_type, skip_bad)
     summary = run_scan(
         files,
-        banks,
+        _matcher(bank, bank_type, skip_bad, threshold),
         out,
         HashOptions(dihedral=True),
-        threshold=threshold,
         jobs=_workers(jobs),
     )
     err.print(summary_table(summary, out))
@@ -246,10 +251,10 @@ def bank_from_media(
     crops: Annotated[
         bool, typer.Option(help="Also store the crop grid, so cropped copies match.")
     ] = True,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes.")] = 0,
+    jobs: JobsOption = 0,
 ) -> None:
     """Hash media into a bank file: every PDQ variant, vPDQ, MD5 and SHA-256 of each file."""
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    err = stderr()
     files = _files_or_exit(paths, err)
     written, failed = run_bank_from_media(
         files,
@@ -270,24 +275,18 @@ def bank_convert(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Bank file to write (.csv/.jsonl/.txt).")
     ],
-    bank_type: Annotated[
-        str | None, typer.Option("--type", help="Signal type of a plain hash-per-line input.")
-    ] = None,
-    skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Convert the good lines despite bad ones.")
-    ] = False,
+    bank_type: BankTypeOption = None,
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Validate a bank file and write it in another format (by the output's extension).
 
     A plain output keeps only the values, so it is refused for banks mixing signal types.
     """
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
-    (bank,) = _read_banks([source], None, bank_type, skip_bad)
+    err = stderr()
+    (bank,) = _read_banks([source], bank_type, skip_bad)
     fmt = BankFormat.from_path(out)
     if fmt is BankFormat.PLAIN and len({e.signal_type for e in bank.entries}) > 1:
         err.print("[red]error:[/red] the bank mixes signal types; write .csv or .jsonl instead")
         raise typer.Exit(2)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(write_bank(bank.entries, fmt))
-    tmp.replace(out)
+    save_bank(out, bank.entries, fmt)
     err.print(f"wrote {len(bank.entries)} entries to {escape(str(out))}")

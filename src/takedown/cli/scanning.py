@@ -12,12 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from takedown.cli.hashing import hash_files, progress_bar
-from takedown.cli.matching import match_outcome_json
-from takedown.matching.banks import Bank
+from takedown.cli.matching import match_file, match_record
+from takedown.cli.output import stderr
 from takedown.matching.matcher import Matcher
 from takedown.signals import HashOptions
 
@@ -54,11 +53,10 @@ def done_paths(out_path: Path) -> set[str]:
 
 def run_scan(
     files: list[Path],
-    banks: list[Bank],
+    matcher: Matcher,
     out_path: Path,
     options: HashOptions,
     *,
-    threshold: int | None,
     jobs: int,
 ) -> ScanSummary:
     started = time.monotonic()
@@ -66,21 +64,18 @@ def run_scan(
     done = done_paths(out_path)
     todo = [f for f in files if str(f) not in done]
     summary.already_done = len(files) - len(todo)
-    matcher = Matcher(threshold)
-    for bank in banks:
-        matcher.add_bank(bank)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = stderr()
     with (
         out_path.open("a", encoding="utf-8") as out,
         progress_bar(err, len(todo), "scanning", enabled=True) as advance,
     ):
         for outcome in hash_files(todo, options, jobs):
-            record = match_outcome_json(outcome, matcher)
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            matches = match_file(outcome, matcher)
+            out.write(json.dumps(match_record(outcome, matches), separators=(",", ":")) + "\n")
             out.flush()
             summary.scanned += 1
             summary.errors += outcome.error is not None
-            summary.matched += bool(record.get("matches"))
+            summary.matched += bool(matches)
             advance()
     summary.seconds = time.monotonic() - started
     return summary

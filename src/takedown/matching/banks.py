@@ -84,16 +84,11 @@ class Bank:
 
 
 def canonical_value(signal_type: str, value: str) -> str:
-    """Validate a serialized signal through its type; vPDQ values are ``;``-separated frames."""
+    """Validate a serialized signal through its type's own ``parse``."""
     try:
         kind = get(signal_type)
     except KeyError as exc:
         raise InvalidSignal(str(exc.args[0])) from None
-    if signal_type == "vpdq":
-        frames = [f for f in value.split(";") if f.strip()]
-        if not frames:
-            raise InvalidSignal("a vPDQ value lists frames as 'pdq_hex,quality,timestamp;...'")
-        return ";".join(kind.parse(f) for f in frames)
     return kind.parse(value)
 
 
@@ -225,3 +220,10 @@ def write_bank(entries: Iterable[BankEntry], fmt: BankFormat) -> str:
     for e in entries:
         writer.writerow([getattr(e, f) for f in BANK_FIELDS])
     return out.getvalue()
+
+
+def save_bank(path: Path, entries: Iterable[BankEntry], fmt: BankFormat) -> None:
+    """Write a bank file atomically (a temporary file renamed over it): never half a bank."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(write_bank(entries, fmt))
+    tmp.replace(path)

@@ -10,7 +10,8 @@ from takedown.matching.banks import Bank, BankEntry
 from takedown.matching.exact_index import ExactIndex
 from takedown.matching.pdq_index import PdqIndex, parse_hashes
 from takedown.matching.vpdq_index import VpdqIndex
-from takedown.signals import AnySignal, FrameHash, Signal, VideoSignal, get
+from takedown.signals import AnySignal, Signal, VideoSignal, get
+from takedown.signals.vpdq import parse_frames
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Matcher:
         self._pdq = PdqIndex()
         self._videos = VpdqIndex()
         self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
+        # kept as banks are added, not recomputed on every query
+        self._widest = 0  # the largest perceptual threshold of any bank
+        self._video_limits: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -77,8 +81,11 @@ class Matcher:
             if entry.signal_type == "pdq":
                 pdq_values.append(entry.value)
                 pdq_ids.append(stored_id)
+                self._widest = max(self._widest, limit)
             elif entry.signal_type == "vpdq":
-                self._videos.add(_frames(entry.value), stored_id)
+                self._videos.add(parse_frames(entry.value), stored_id)
+                self._video_limits[stored_id] = limit
+                self._widest = max(self._widest, limit)
             else:
                 self._exact[entry.signal_type].add(entry.value, stored_id)
         if pdq_values:
@@ -113,23 +120,17 @@ class Matcher:
         stored = self._stored[stored_id]
         return stored.bank, stored.entry.label, stored.entry.external_id
 
-    def _widest(self) -> int:
-        return max((s.threshold for s in self._stored), default=31)
-
     def _match_pdq(self, signal: Signal) -> list[tuple[int, Match]]:
         if not signal.usable or not len(self._pdq):
             return []
         variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
         return [
             (hit.entry_id, Match(*self._describe(hit.entry_id), "pdq", hit.distance, transform))
-            for transform, hit in self._pdq.query_dihedral(variants, self._widest())
+            for transform, hit in self._pdq.query_dihedral(variants, self._widest)
             if hit.distance <= self._stored[hit.entry_id].threshold
         ]
 
     def _match_video(self, signal: VideoSignal) -> list[tuple[int, Match]]:
-        limits = {
-            i: s.threshold for i, s in enumerate(self._stored) if s.entry.signal_type == "vpdq"
-        }
         return [
             (
                 hit.entry_id,
@@ -141,15 +142,6 @@ class Matcher:
                     target_share=hit.target_share,
                 ),
             )
-            for hit in self._videos.query(signal.frames, self._widest(), limits)
+            for hit in self._videos.query(signal.frames, self._widest, self._video_limits)
             if hit.matched
         ]
-
-
-def _frames(value: str) -> list[FrameHash]:
-    """A bank's vPDQ value (``hex,quality,timestamp;...``) as frame hashes."""
-    frames = []
-    for item in value.split(";"):
-        pdq_hex, quality, timestamp = item.split(",")
-        frames.append(FrameHash(pdq_hex, int(quality), float(timestamp)))
-    return frames

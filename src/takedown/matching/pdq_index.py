@@ -75,13 +75,14 @@ class PdqIndex:
         self._ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._count = 0  # rows in use (alive or dead)
+        self._live = 0  # alive rows: len() is asked on every match, so it is kept, not counted
         self._indexed = 0  # rows covered by the tables; rows after it are the buffer
         self._order: npt.NDArray[np.uint32] = np.zeros((CHUNKS, 0), dtype=np.uint32)
         # an empty index still has valid (all-zero) offsets, so probing finds nothing
         self._offsets: npt.NDArray[np.int64] = np.zeros((CHUNKS, (1 << CHUNK_BITS) + 1), np.int64)
 
     def __len__(self) -> int:
-        return int(self._alive[: self._count].sum())
+        return self._live
 
     @property
     def hashes(self) -> Words:
@@ -99,6 +100,7 @@ class PdqIndex:
         self._ids[start:end] = ids
         self._alive[start:end] = True
         self._count = end
+        self._live += len(words)
         if self._count - self._indexed > max(BUFFER_MIN, self._count * BUFFER_SHARE):
             self.compact()
 
@@ -107,16 +109,16 @@ class PdqIndex:
         is rare, a false positive taken out of a bank)."""
         rows = np.flatnonzero((self._ids[: self._count] == entry_id) & self._alive[: self._count])
         self._alive[rows] = False
+        self._live -= len(rows)
         return len(rows)
 
     def compact(self) -> None:
         """Fold the buffer into the tables and drop dead rows (an O(n) pass: radix sorts)."""
-        live = self._alive[: self._count]
-        dead = self._count - int(live.sum())
+        dead = self._count - self._live
         if dead == 0 and self._indexed == self._count:
             return
         if dead:
-            keep = np.flatnonzero(live)
+            keep = np.flatnonzero(self._alive[: self._count])
             self._hashes = self._hashes[keep].copy()
             self._ids = self._ids[keep].copy()
             self._alive = np.ones(len(keep), dtype=bool)
@@ -223,6 +225,6 @@ class PdqIndex:
         index._ids = np.load(path / "ids.npy", mmap_mode="r", allow_pickle=False)
         index._order = np.load(path / "order.npy", mmap_mode="r", allow_pickle=False)
         index._offsets = np.load(path / "offsets.npy", mmap_mode="r", allow_pickle=False)
-        index._count = index._indexed = len(index._hashes)
+        index._count = index._indexed = index._live = len(index._hashes)
         index._alive = np.ones(index._count, dtype=bool)
         return index

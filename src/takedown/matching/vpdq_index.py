@@ -12,8 +12,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from takedown.matching.pdq_index import PdqIndex, parse_hashes
 from takedown.signals import FrameHash
 from takedown.signals.vpdq import MATCH_SHARE
@@ -62,12 +60,11 @@ class VpdqIndex:
         query = [f for f in frames if f.usable]
         if not query or not self._frame_count:
             return []
-        owner = np.asarray(self._owner)
         matched_query: dict[int, set[int]] = defaultdict(set)
         matched_target: dict[int, set[int]] = defaultdict(set)
         for position, frame in enumerate(query):
             for hit in self._frames.query(frame.value, threshold):
-                entry = int(owner[hit.entry_id])
+                entry = self._owner[hit.entry_id]
                 limit = (entry_threshold or {}).get(entry, threshold)
                 if hit.distance <= limit:
                     matched_query[entry].add(position)

@@ -114,7 +114,8 @@ def decode_image(
       (measured on the shared photos: max 12 bits from the full decode);
     - any image is then box-reduced by a whole factor while its short side stays >=
       :data:`BOX_FLOOR`, because the reference PDQ's cost grows much faster than the pixel count
-      (9 ms at 512x512, 84 ms at 1024x1024, measured here);
+      (9 ms at 512x512, 84 ms at 1024x1024, measured here).
+
     Colour is kept (decoding luminance alone saves a quarter of a progressive decode, but
     margins are found by colour: dark foliage next to a black letterbox bar looks like more bar
     in grey, measured on the shared photos).

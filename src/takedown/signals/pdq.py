@@ -104,19 +104,16 @@ class PdqSignal:
         rgb = item.image.rgb
         original = self._signal(rgb, Variant.ORIGINAL, item.options.dihedral)
         signals: list[AnySignal] = [original]
-        if item.options.trim:
-            seen = {original.value}
-            for box in find_content(rgb):
-                trimmed = self._signal(crop(rgb, box), Variant.TRIMMED, item.options.dihedral)
-                if trimmed.value not in seen:
-                    seen.add(trimmed.value)
-                    signals.append(trimmed)
+        boxes = [(Variant.TRIMMED, box) for box in find_content(rgb)] if item.options.trim else []
         if item.options.crops:
             height, width = rgb.shape[:2]
-            for box in crop_boxes(width, height):
-                cropped = self._signal(crop(rgb, box), Variant.CROPPED, item.options.dihedral)
-                if cropped.value not in {s.value for s in signals if isinstance(s, Signal)}:
-                    signals.append(cropped)
+            boxes += [(Variant.CROPPED, box) for box in crop_boxes(width, height)]
+        seen = {original.value}
+        for variant, box in boxes:
+            signal = self._signal(crop(rgb, box), variant, item.options.dihedral)
+            if signal.value not in seen:  # a variant identical to an earlier one adds nothing
+                seen.add(signal.value)
+                signals.append(signal)
         return signals
 
     @staticmethod

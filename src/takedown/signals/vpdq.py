@@ -7,6 +7,7 @@ and frame-rate changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -55,6 +56,32 @@ def overlap(query: VideoSignal, target: VideoSignal, threshold: int) -> VideoOve
     )
 
 
+def format_frames(frames: Sequence[FrameHash]) -> str:
+    """A vPDQ signal as one string, the form banks store: ``pdq_hex,quality,timestamp`` per
+    frame (the reference's columns), frames separated by ``;``."""
+    return ";".join(f"{f.value},{f.quality},{f.timestamp:.3f}" for f in frames)
+
+
+def parse_frames(value: str) -> list[FrameHash]:
+    """Read :func:`format_frames`' form back, validating every frame (a single frame is fine)."""
+    frames = []
+    for item in (part for part in value.split(";") if part.strip()):
+        parts = item.strip().split(",")
+        if len(parts) != 3:
+            raise InvalidSignal(f"a vPDQ frame is 'pdq_hex,quality,timestamp', got {item!r}")
+        pdq_hex, quality, timestamp = parts
+        try:
+            q, t = int(quality), float(timestamp)
+        except ValueError:
+            raise InvalidSignal(f"vPDQ quality and timestamp must be numbers in {item!r}") from None
+        if not 0 <= q <= 100:
+            raise InvalidSignal(f"vPDQ quality is 0-100, got {q}")
+        frames.append(FrameHash(PDQ.parse(pdq_hex), q, t))
+    if not frames:
+        raise InvalidSignal("a vPDQ value lists frames as 'pdq_hex,quality,timestamp;...'")
+    return frames
+
+
 class VpdqSignal:
     name: ClassVar[str] = "vpdq"
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
@@ -68,20 +95,8 @@ class VpdqSignal:
         return [VideoSignal(self.name, frames)]
 
     def parse(self, value: str) -> str:
-        """A serialized vPDQ frame is ``pdq_hex,quality,timestamp`` (the reference's columns)."""
-        parts = value.strip().split(",")
-        if len(parts) != 3:
-            raise InvalidSignal(f"a vPDQ frame is 'pdq_hex,quality,timestamp', got {value!r}")
-        pdq_hex, quality, timestamp = parts
-        try:
-            q, t = int(quality), float(timestamp)
-        except ValueError:
-            raise InvalidSignal(
-                f"vPDQ quality and timestamp must be numbers in {value!r}"
-            ) from None
-        if not 0 <= q <= 100:
-            raise InvalidSignal(f"vPDQ quality is 0-100, got {q}")
-        return f"{PDQ.parse(pdq_hex)},{q},{t:.3f}"
+        """Validate a serialized vPDQ signal (see :func:`parse_frames`); canonical form back."""
+        return format_frames(parse_frames(value))
 
     def compare(self, a: AnySignal, b: AnySignal, threshold: int | None = None) -> Comparison:
         if not isinstance(a, VideoSignal) or not isinstance(b, VideoSignal):
