@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from takedown.matching.bank_index import BankIndex
 from takedown.matching.banks import Bank, BankEntry
-from takedown.matching.exact_index import ExactIndex
-from takedown.matching.pdq_index import PdqIndex, parse_hashes
-from takedown.matching.vpdq_index import VpdqIndex
-from takedown.signals import AnySignal, Signal, VideoSignal, get
-from takedown.signals.vpdq import parse_frames
+from takedown.matching.pdq_index import parse_hashes
+from takedown.signals import AnySignal
 
 
 @dataclass(frozen=True)
@@ -44,52 +41,36 @@ class Match:
         return out
 
 
-@dataclass(frozen=True)
-class _Stored:
-    bank: str
-    entry: BankEntry
-    threshold: int
-
-
 class Matcher:
-    """Indexes for a set of banks; ``threshold`` overrides every type's default when given."""
+    """Indexes for a set of banks read from files; ``threshold`` overrides every type's default.
+
+    Each bank is a :class:`BankIndex` keyed by row number; the rows themselves (label, external
+    id) are kept here to describe matches.
+    """
 
     def __init__(self, threshold: int | None = None) -> None:
         self._threshold = threshold
-        self._stored: list[_Stored] = []
-        self._pdq = PdqIndex()
-        self._videos = VpdqIndex()
-        self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
-        # kept as banks are added, not recomputed on every query
-        self._widest = 0  # the largest perceptual threshold of any bank
-        self._video_limits: dict[int, int] = {}
+        self._banks: dict[str, tuple[BankIndex, list[BankEntry]]] = {}
 
     def __len__(self) -> int:
-        return len(self._stored)
+        return sum(len(index) for index, _ in self._banks.values())
 
     def add_bank(self, bank: Bank, threshold: int | None = None) -> None:
+        index = BankIndex(threshold if threshold is not None else self._threshold)
+        entries = list(bank.entries)
         pdq_values: list[str] = []
         pdq_ids: list[int] = []
-        for entry in bank.entries:
+        for row, entry in enumerate(entries):
             if not entry.enabled:
                 continue
-            limit = threshold if threshold is not None else self._threshold
-            if limit is None:
-                limit = get(entry.signal_type).default_threshold
-            stored_id = len(self._stored)
-            self._stored.append(_Stored(bank.name, entry, limit))
             if entry.signal_type == "pdq":
                 pdq_values.append(entry.value)
-                pdq_ids.append(stored_id)
-                self._widest = max(self._widest, limit)
-            elif entry.signal_type == "vpdq":
-                self._videos.add(parse_frames(entry.value), stored_id)
-                self._video_limits[stored_id] = limit
-                self._widest = max(self._widest, limit)
+                pdq_ids.append(row)
             else:
-                self._exact[entry.signal_type].add(entry.value, stored_id)
+                index.add(row, entry.signal_type, entry.value)
         if pdq_values:
-            self._pdq.add(parse_hashes(pdq_values), pdq_ids)
+            index.add_pdq(parse_hashes(pdq_values), pdq_ids)
+        self._banks[bank.name] = (index, entries)
 
     def match(self, signals: Sequence[AnySignal]) -> list[Match]:
         """Every bank item matched by any of the signals, nearest first.
@@ -98,50 +79,20 @@ class Matcher:
         are one item, reported once with its best distance.
         """
         best: dict[tuple[str, str, str], Match] = {}
-        for signal in signals:
-            if isinstance(signal, VideoSignal):
-                found = self._match_video(signal)
-            elif signal.type == "pdq":
-                found = self._match_pdq(signal)
-            elif signal.type in self._exact:
-                found = [
-                    (i, Match(*self._describe(i), signal.type, 0))
-                    for i in self._exact[signal.type].query(signal.value)
-                ]
-            else:
-                found = []
-            for stored_id, match in found:
-                key = (match.bank, match.external_id or f"#{stored_id}", match.signal_type)
+        for name, (index, entries) in self._banks.items():
+            for hit in index.match(signals):
+                entry = entries[hit.entry_id]
+                match = Match(
+                    name,
+                    entry.label,
+                    entry.external_id,
+                    hit.signal_type,
+                    hit.distance,
+                    hit.transform,
+                    hit.query_share,
+                    hit.target_share,
+                )
+                key = (name, entry.external_id or f"#{hit.entry_id}", hit.signal_type)
                 if key not in best or match.distance < best[key].distance:
                     best[key] = match
         return sorted(best.values(), key=lambda m: (m.distance, m.bank, m.external_id))
-
-    def _describe(self, stored_id: int) -> tuple[str, str, str]:
-        stored = self._stored[stored_id]
-        return stored.bank, stored.entry.label, stored.entry.external_id
-
-    def _match_pdq(self, signal: Signal) -> list[tuple[int, Match]]:
-        if not signal.usable or not len(self._pdq):
-            return []
-        variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
-        return [
-            (hit.entry_id, Match(*self._describe(hit.entry_id), "pdq", hit.distance, transform))
-            for transform, hit in self._pdq.query_dihedral(variants, self._widest)
-            if hit.distance <= self._stored[hit.entry_id].threshold
-        ]
-
-    def _match_video(self, signal: VideoSignal) -> list[tuple[int, Match]]:
-        return [
-            (
-                hit.entry_id,
-                Match(
-                    *self._describe(hit.entry_id),
-                    "vpdq",
-                    round(1.0 - hit.query_share, 3),
-                    query_share=hit.query_share,
-                    target_share=hit.target_share,
-                ),
-            )
-            for hit in self._videos.query(signal.frames, self._widest, self._video_limits)
-            if hit.matched
-        ]

@@ -105,9 +105,15 @@ class PdqIndex:
             self.compact()
 
     def remove(self, entry_id: int) -> int:
-        """Mark every hash of an entry dead; returns how many were live (a linear scan: removal
-        is rare, a false positive taken out of a bank)."""
-        rows = np.flatnonzero((self._ids[: self._count] == entry_id) & self._alive[: self._count])
+        """Mark every hash of an entry dead; returns how many were live."""
+        return self.remove_many([entry_id])
+
+    def remove_many(self, entry_ids: Sequence[int]) -> int:
+        """Mark every hash of these entries dead in one linear scan (removal is rare: a false
+        positive taken out of a bank, a video's frames); returns how many were live."""
+        ids = self._ids[: self._count]
+        wanted = np.isin(ids, np.asarray(entry_ids, dtype=np.int64))
+        rows = np.flatnonzero(wanted & self._alive[: self._count])
         self._alive[rows] = False
         self._live -= len(rows)
         return len(rows)

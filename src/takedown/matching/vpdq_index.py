@@ -47,6 +47,13 @@ class VpdqIndex:
         self._owner.extend([entry_id] * len(usable))
         self._frame_count[entry_id] = self._frame_count.get(entry_id, 0) + len(usable)
 
+    def remove(self, entry_id: int) -> int:
+        """Forget a stored video; returns how many of its frames were live."""
+        if self._frame_count.pop(entry_id, None) is None:
+            return 0
+        frames = [i for i, owner in enumerate(self._owner) if owner == entry_id]
+        return self._frames.remove_many(frames)
+
     def query(
         self,
         frames: Sequence[FrameHash],

@@ -1,0 +1,123 @@
+"""One bank's live entries, indexed by signal type: the unit both the CLI and the service match
+against.
+
+Entries are added and removed one at a time or in bulk, without a rebuild, because the service
+follows bank changes while it answers lookups. Entry ids are the caller's (a row number in a bank
+file, a database id); what an entry *is* (label, provenance) stays with the caller, so that a
+worker holding a million hashes keeps only arrays, not a million Python objects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from takedown.matching.exact_index import ExactIndex
+from takedown.matching.pdq_index import PdqIndex, Words, parse_hashes
+from takedown.matching.vpdq_index import VpdqIndex
+from takedown.signals import AnySignal, Signal, VideoSignal, get
+from takedown.signals.vpdq import parse_frames
+
+
+@dataclass(frozen=True)
+class EntryHit:
+    """One entry an item matched: ``distance`` is bits for PDQ, 1 - query share for vPDQ and
+    0 for exact digests; ``transform`` names the turn or flip of the query that matched."""
+
+    entry_id: int
+    signal_type: str
+    distance: float
+    transform: str | None = None
+    query_share: float | None = None
+    target_share: float | None = None
+
+
+class BankIndex:
+    """A bank's PDQ, vPDQ and exact indexes under one threshold (the signal type's default
+    when ``threshold`` is None)."""
+
+    def __init__(self, threshold: int | None = None) -> None:
+        self.threshold = threshold
+        self._pdq = PdqIndex()
+        self._videos = VpdqIndex()
+        self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
+        self._other: dict[int, str] = {}  # vPDQ and exact entries: few, kept by type
+
+    def __len__(self) -> int:
+        return len(self._pdq) + len(self._other)
+
+    def limit(self, signal_type: str) -> int:
+        return self.threshold if self.threshold is not None else get(signal_type).default_threshold
+
+    def add(self, entry_id: int, signal_type: str, value: str) -> None:
+        """Add one entry; raises :class:`takedown.signals.InvalidSignal` for a bad value."""
+        value = get(signal_type).parse(value)
+        if signal_type == "pdq":
+            self._pdq.add(parse_hashes([value]), [entry_id])
+            return
+        if signal_type == "vpdq":
+            self._videos.add(parse_frames(value), entry_id)
+        else:
+            self._exact[signal_type].add(value, entry_id)
+        self._other[entry_id] = signal_type
+
+    def add_pdq(self, words: Words, entry_ids: Sequence[int]) -> None:
+        """Bulk-add PDQ hashes already parsed to words (a worker loading a large bank)."""
+        self._pdq.add(words, entry_ids)
+
+    def remove(self, entry_id: int) -> bool:
+        signal_type = self._other.pop(entry_id, None)
+        if signal_type is None:
+            return self._pdq.remove(entry_id) > 0
+        if signal_type == "vpdq":
+            self._videos.remove(entry_id)
+        else:
+            self._exact[signal_type].remove(entry_id)
+        return True
+
+    def match(self, signals: Sequence[AnySignal]) -> list[EntryHit]:
+        """Every entry any of the signals matches, each once through its nearest signal."""
+        best: dict[int, EntryHit] = {}
+        for signal in signals:
+            for hit in self._match_one(signal):
+                known = best.get(hit.entry_id)
+                if known is None or hit.distance < known.distance:
+                    best[hit.entry_id] = hit
+        return sorted(best.values(), key=lambda h: (h.distance, h.entry_id))
+
+    def _match_one(self, signal: AnySignal) -> list[EntryHit]:
+        if isinstance(signal, VideoSignal):
+            return self._match_video(signal)
+        if signal.type == "pdq":
+            return self._match_pdq(signal)
+        if signal.type in self._exact:
+            return [
+                EntryHit(entry, signal.type, 0)
+                for entry in self._exact[signal.type].query(signal.value)
+            ]
+        return []
+
+    def _match_pdq(self, signal: Signal) -> list[EntryHit]:
+        if not signal.usable or not len(self._pdq):
+            return []
+        variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
+        return [
+            EntryHit(hit.entry_id, "pdq", hit.distance, transform)
+            for transform, hit in self._pdq.query_dihedral(variants, self.limit("pdq"))
+        ]
+
+    def _match_video(self, signal: VideoSignal) -> list[EntryHit]:
+        if not len(self._videos):
+            return []
+        return [
+            EntryHit(
+                hit.entry_id,
+                "vpdq",
+                round(1.0 - hit.query_share, 3),
+                query_share=hit.query_share,
+                target_share=hit.target_share,
+            )
+            for hit in self._videos.query(signal.frames, self.limit("vpdq"))
+            if hit.matched
+        ]
