@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from takedown import __version__
+from takedown.cli import service
 from takedown.cli.files import MissingPath, expand
 from takedown.cli.hashing import run_hash
 from takedown.cli.matching import run_bank_from_media, run_match
@@ -49,6 +50,12 @@ SkipBadOption = Annotated[
 
 bank_app = typer.Typer(help="Build and inspect hash banks.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
+app.add_typer(service.db_app, name="db")
+app.add_typer(service.keys_app, name="keys")
+app.add_typer(service.users_app, name="users")
+app.add_typer(service.audit_app, name="audit")
+app.command()(service.serve)
+app.command()(service.worker)
 
 
 @app.callback()

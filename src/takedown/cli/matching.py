@@ -11,8 +11,8 @@ from takedown.cli.hashing import FileOutcome, hash_files, progress_bar
 from takedown.cli.output import stderr, stdout
 from takedown.matching.banks import BankEntry, BankFormat, save_bank
 from takedown.matching.matcher import Match, Matcher
-from takedown.signals import HashOptions, Signal, VideoSignal
-from takedown.signals.vpdq import format_frames
+from takedown.signals import HashOptions
+from takedown.signals.wire import stored_value
 
 
 def match_file(outcome: FileOutcome, matcher: Matcher) -> list[Match]:
@@ -66,11 +66,9 @@ def bank_entries(outcome: FileOutcome, label: str, source: str) -> list[BankEntr
     entries = []
     external_id = Path(outcome.path).name
     for signal in outcome.result.signals:
-        if isinstance(signal, VideoSignal):
-            value = format_frames(signal.frames)
+        value = stored_value(signal)
+        if value is not None:
             entries.append(BankEntry(signal.type, value, label, source, external_id))
-        elif isinstance(signal, Signal) and signal.usable:
-            entries.append(BankEntry(signal.type, signal.value, label, source, external_id))
     return entries
 
 

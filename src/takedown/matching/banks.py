@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from takedown.signals import InvalidSignal, get
 
@@ -29,7 +29,7 @@ class BankFormat(StrEnum):
     PLAIN = "plain"
 
     @classmethod
-    def from_path(cls, path: Path) -> BankFormat:
+    def from_path(cls, path: PurePath) -> BankFormat:
         suffix = path.suffix.lower()
         if suffix == ".csv":
             return cls.CSV
@@ -108,8 +108,8 @@ def _entry(fields: dict[str, str], added_at: str, added_by: str) -> BankEntry:
     )
 
 
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    reader = csv.reader(io.StringIO(text))
+def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None:
         return
@@ -130,8 +130,8 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str] | str]]:
         yield reader.line_num, dict(zip(names, row, strict=False))
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | str]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -145,11 +145,41 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, str] | str]]:
         yield number, {k: str(v) for k, v in record.items() if v is not None}
 
 
-def _plain_rows(text: str, signal_type: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _plain_rows(
+    lines: Iterable[str], signal_type: str
+) -> Iterator[tuple[int, dict[str, str] | str]]:
+    for number, line in enumerate(lines, start=1):
         value = line.strip()
         if value and not value.startswith("#"):
             yield number, {"signal_type": signal_type, "value": value}
+
+
+def iter_entries(
+    lines: Iterable[str],
+    fmt: BankFormat,
+    *,
+    signal_type: str | None = None,
+    added_by: str = "",
+) -> Iterator[BankEntry | LineProblem]:
+    """Stream a bank file's entries and malformed lines, in file order (a million-line import
+    never holds the whole file). Every entry is stamped with the time and ``added_by``."""
+    added_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if fmt is BankFormat.PLAIN:
+        if not signal_type:
+            raise ValueError("a plain hash-per-line file needs its signal type (e.g. --type pdq)")
+        rows = _plain_rows(lines, signal_type)
+    elif fmt is BankFormat.CSV:
+        rows = _csv_rows(lines)
+    else:
+        rows = _jsonl_rows(lines)
+    for number, row in rows:
+        if isinstance(row, str):
+            yield LineProblem(number, row)
+            continue
+        try:
+            yield _entry(row, added_at, added_by)
+        except InvalidSignal as exc:
+            yield LineProblem(number, str(exc))
 
 
 def parse_bank(
@@ -161,28 +191,14 @@ def parse_bank(
     skip_bad: bool = False,
     added_by: str = "",
 ) -> Bank:
-    """Read a bank; raise :class:`BankFileError` on malformed lines unless ``skip_bad``.
-
-    Every entry is stamped with the time of the import and ``added_by``.
-    """
-    added_at = datetime.now(UTC).isoformat(timespec="seconds")
-    if fmt is BankFormat.PLAIN:
-        if not signal_type:
-            raise ValueError("a plain hash-per-line file needs its signal type (e.g. --type pdq)")
-        rows = _plain_rows(text, signal_type)
-    elif fmt is BankFormat.CSV:
-        rows = _csv_rows(text)
-    else:
-        rows = _jsonl_rows(text)
+    """Read a bank; raise :class:`BankFileError` on malformed lines unless ``skip_bad``."""
     bank = Bank(name=name)
-    for number, row in rows:
-        if isinstance(row, str):
-            bank.skipped.append(LineProblem(number, row))
-            continue
-        try:
-            bank.entries.append(_entry(row, added_at, added_by))
-        except InvalidSignal as exc:
-            bank.skipped.append(LineProblem(number, str(exc)))
+    lines = text.splitlines(keepends=fmt is BankFormat.CSV)
+    for item in iter_entries(lines, fmt, signal_type=signal_type, added_by=added_by):
+        if isinstance(item, LineProblem):
+            bank.skipped.append(item)
+        else:
+            bank.entries.append(item)
     if bank.skipped and not skip_bad:
         raise BankFileError(name, bank.skipped)
     return bank

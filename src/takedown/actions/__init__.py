@@ -1,0 +1,1 @@
+"""Actions the platform must take: the transactional outbox, signed webhooks, delivery."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI app, /v1 platform API, operations endpoints."""

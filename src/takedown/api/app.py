@@ -1,0 +1,116 @@
+"""The FastAPI application: routes, error shapes, body limit, metrics, and the lifespan that
+loads the indexes, follows bank changes and (optionally) runs the delivery worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+
+from takedown import __version__
+from takedown.actions import worker
+from takedown.api import errors
+from takedown.api.metrics import Metrics
+from takedown.api.requests import BodyLimit
+from takedown.api.routes import actions, banks, ops, platform
+from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
+from takedown.api.state import AppState, KeyCache
+from takedown.config import Settings
+from takedown.service.live_index import LiveIndex
+from takedown.store.db import Database
+
+log = logging.getLogger("takedown.api")
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    state = AppState(
+        settings=settings,
+        db=db or Database(settings.db_url),
+        index=LiveIndex(),
+        metrics=Metrics(),
+        keys=KeyCache(settings.key_cache_s),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _start_threads(state)
+        try:
+            yield
+        finally:
+            state.stop.set()
+            for thread in state.threads:
+                thread.join(timeout=15)
+            if db is None:
+                state.db.dispose()
+
+    app = FastAPI(
+        title="takedown",
+        version=__version__,
+        description="Stop known CSAM and NCII at upload, act on reports, prove it.",
+        lifespan=lifespan,
+    )
+    app.state.takedown = state
+    errors.install(app)
+    for router in (platform.router, banks.router, actions.router, ops.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.metrics.latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _start_threads(state: AppState) -> None:
+    follower = threading.Thread(
+        target=state.index.follow,
+        args=(state.db, state.settings.index_poll_s, state.stop),
+        name="index-follower",
+        daemon=True,
+    )
+    state.threads.append(follower)
+    if state.settings.background_worker:
+        state.threads.append(
+            threading.Thread(
+                target=worker.run,
+                args=(state.db, state.settings, state.stop),
+                name="delivery-worker",
+                daemon=True,
+            )
+        )
+    for thread in state.threads:
+        thread.start()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the models of the routes that read JSON-or-multipart bodies."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (SignalIn, ContentIn, LookupIn, EntriesIn):
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in body.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components.setdefault(model.__name__, body)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,118 @@
+"""Every error answer is ``{"code": ..., "message": ...}`` with a 4xx (or 5xx) status; codes
+are a contract for platforms' scripts. Messages never echo personal data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from takedown.auth.accounts import AccountError
+from takedown.media import MediaError
+from takedown.service.banks import BankError, BankFileRejected
+from takedown.signals import InvalidSignal
+
+log = logging.getLogger("takedown.api")
+
+MEDIA_STATUS = {
+    "empty_media": 422,
+    "unsupported_media": 415,
+    "media_too_large": 413,
+    "media_too_long": 413,
+    "corrupt_media": 422,
+    "decode_timeout": 422,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_field",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+def _json(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _json(exc.status, exc.code, exc.message, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return _json(
+            422, "invalid_field", f"{first['field']}: {first['message']}", errors=errors[:20]
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return _json(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(MediaError)
+    async def _media(_: Request, exc: MediaError) -> JSONResponse:
+        return _json(MEDIA_STATUS.get(exc.code, 422), exc.code, exc.message)
+
+    @app.exception_handler(InvalidSignal)
+    async def _signal(_: Request, exc: InvalidSignal) -> JSONResponse:
+        return _json(422, "invalid_signal", str(exc))
+
+    @app.exception_handler(BankError)
+    async def _bank(_: Request, exc: BankError) -> JSONResponse:
+        if isinstance(exc, BankFileRejected):
+            problems = [{"line": p.line, "message": p.message} for p in exc.summary.skipped]
+            return _json(
+                exc.status,
+                exc.code,
+                str(exc),
+                problems=problems,
+                bad_lines=exc.summary.skipped_count,
+            )
+        return _json(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(AccountError)
+    async def _account(_: Request, exc: AccountError) -> JSONResponse:
+        return _json(422, "invalid_field", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _json(500, "internal_error", "an internal error occurred; it has been logged")

@@ -1,0 +1,146 @@
+"""Actions for the platform (pull with a cursor), webhooks and their delivery log."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+
+from takedown.actions import delivery as delivery_service
+from takedown.actions.outbox import after, payload
+from takedown.api.errors import ApiError
+from takedown.api.schemas import ActionOut, ActionsPage, DeliveryOut, WebhookIn, WebhookOut
+from takedown.api.security import require
+from takedown.api.state import app_state
+from takedown.audit.log import record
+from takedown.auth.accounts import Principal
+from takedown.auth.scopes import Scope
+from takedown.store.models import Action, Delivery, Webhook
+
+router = APIRouter(prefix="/v1", tags=["actions"])
+
+MAX_ID = 2**31 - 1
+
+
+@router.get("/actions", response_model=ActionsPage)
+def list_actions(
+    request: Request,
+    after_cursor: int = Query(0, alias="after", ge=0, le=2**62, description="Last cursor seen"),
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = Depends(require(Scope.ACTIONS_READ)),
+) -> ActionsPage:
+    """Actions in the order they were decided; pass the last ``cursor`` as ``after`` to get
+    only newer ones (an alternative, or a backstop, to webhooks)."""
+    with app_state(request).db.read() as session:
+        rows = after(session, after_cursor, limit)
+        return ActionsPage(
+            actions=[ActionOut.model_validate(payload(a)) for a in rows],
+            next_cursor=rows[-1].id if rows else after_cursor,
+        )
+
+
+def _webhook_out(hook: Webhook, secret: str | None = None) -> WebhookOut:
+    return WebhookOut(
+        id=hook.id,
+        url=hook.url,
+        kinds=hook.kinds.split(),
+        enabled=hook.enabled,
+        created_at=hook.created_at,
+        secret=secret,
+    )
+
+
+@router.post("/webhooks", response_model=WebhookOut, status_code=201)
+def create_webhook(
+    body: WebhookIn,
+    request: Request,
+    principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
+) -> WebhookOut:
+    """Register a receiver; the signing secret is in this answer only."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    with app_state(request).db.write() as session:
+        hook = Webhook(url=body.url, secret=secret, kinds=" ".join(body.kinds))
+        session.add(hook)
+        session.flush()
+        record(
+            session,
+            principal.actor,
+            "webhook.create",
+            f"webhook:{hook.id}",
+            {"url": body.url, "kinds": body.kinds},
+        )
+        return _webhook_out(hook, secret)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut])
+def list_webhooks(
+    request: Request, principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE))
+) -> list[WebhookOut]:
+    with app_state(request).db.read() as session:
+        return [_webhook_out(h) for h in session.execute(select(Webhook)).scalars()]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+def disable_webhook(
+    request: Request,
+    webhook_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
+) -> None:
+    """Stop sending to a receiver (its delivery log is kept)."""
+    with app_state(request).db.write() as session:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None:
+            raise ApiError(404, "webhook_not_found", f"no webhook {webhook_id}")
+        hook.enabled = False
+        record(session, principal.actor, "webhook.disable", f"webhook:{hook.id}", {})
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
+def list_deliveries(
+    request: Request,
+    webhook_id: int = Path(ge=1, le=MAX_ID),
+    status: str | None = Query(None, pattern="^(pending|delivered|failed)$"),
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
+) -> list[DeliveryOut]:
+    """The delivery log, newest first."""
+    with app_state(request).db.read() as session:
+        query = (
+            select(Delivery, Action)
+            .join(Action, Action.id == Delivery.action_id)
+            .where(Delivery.webhook_id == webhook_id)
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+        if status:
+            query = query.where(Delivery.status == status)
+        return [
+            DeliveryOut(
+                id=d.id,
+                action_key=a.key,
+                action=a.kind,
+                status=d.status,
+                attempts=d.attempts,
+                next_attempt_at=d.next_attempt_at,
+                last_status=d.last_status,
+                last_error=d.last_error,
+                delivered_at=d.delivered_at,
+            )
+            for d, a in session.execute(query).tuples()
+        ]
+
+
+@router.post("/deliveries/{delivery_id}/retry", status_code=202)
+def retry_delivery(
+    request: Request,
+    delivery_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
+) -> dict[str, object]:
+    """Make a waiting or failed delivery due now (same idempotency key, same body)."""
+    state = app_state(request)
+    if not delivery_service.retry_now(state.db, delivery_id):
+        raise ApiError(404, "delivery_not_found", f"no undelivered delivery {delivery_id}")
+    with state.db.write() as session:
+        record(session, principal.actor, "delivery.retry", f"delivery:{delivery_id}", {})
+    return {"id": delivery_id, "status": "pending"}

@@ -1,0 +1,183 @@
+"""The platform's calls: register content, look up signals, report edits and deletions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from takedown.api.errors import ApiError
+from takedown.api.requests import body_doc, read_body
+from takedown.api.schemas import ContentIn, ContentOut, ContentPatch, LookupIn, SignalIn, VerdictOut
+from takedown.api.security import require
+from takedown.api.state import AppState, app_state
+from takedown.auth.accounts import Principal
+from takedown.auth.scopes import Scope
+from takedown.media import MediaLimits
+from takedown.service import content as content_service
+from takedown.service.content import ContentInfo, MatchInfo, verdict_for
+from takedown.signals import AnySignal, HashOptions, hash_bytes
+from takedown.signals.wire import from_stored
+from takedown.store.models import Content
+
+router = APIRouter(prefix="/v1", tags=["platform"])
+
+
+def _signals(submitted: Sequence[SignalIn]) -> list[AnySignal]:
+    return [from_stored(s.type.strip().lower(), s.value) for s in submitted]
+
+
+async def _all_signals(
+    state: AppState, submitted: Sequence[SignalIn], data: bytes | None
+) -> tuple[list[AnySignal], str]:
+    signals = _signals(submitted)
+    kind = ""
+    if data is not None:
+        options = HashOptions(
+            limits=MediaLimits(
+                max_bytes=state.settings.max_upload_bytes,
+                max_decode_s=state.settings.hash_timeout_s,
+            )
+        )
+        result = await run_in_threadpool(hash_bytes, data, options)
+        signals.extend(result.signals)
+        kind = result.media.value
+    if not signals:
+        raise ApiError(422, "invalid_field", "signals: give signals or a media file")
+    return signals, kind
+
+
+async def _matches(state: AppState, signals: Sequence[AnySignal]) -> list[MatchInfo]:
+    if not state.index.ready:
+        raise ApiError(503, "index_loading", "the indexes are still loading; retry shortly")
+    hits = state.index.match(signals)
+    if not hits:
+        return []
+
+    def describe() -> list[MatchInfo]:
+        with state.db.read() as session:
+            return content_service.describe(session, hits)
+
+    return await run_in_threadpool(describe)
+
+
+def _verdict_out(content: Content) -> dict[str, object]:
+    return {
+        "verdict": content.verdict,
+        "matches": content.matches,
+        "case_id": None,
+        "content_id": content.content_id,
+        "status": content.status,
+    }
+
+
+@router.post(
+    "/content",
+    response_model=VerdictOut,
+    status_code=201,
+    openapi_extra=body_doc(ContentIn),
+    responses={200: {"model": VerdictOut, "description": "Already registered: first verdict"}},
+)
+async def register_content(
+    request: Request, principal: Principal = Depends(require(Scope.CONTENT_WRITE))
+) -> JSONResponse:
+    """Register an upload (media bytes and/or signals); answers with the verdict at once."""
+    state = app_state(request)
+    body, data = await read_body(request, ContentIn)
+
+    def existing() -> dict[str, object] | None:
+        with state.db.read() as session:
+            found = content_service.find(session, body.content_id)
+            return _verdict_out(found) if found is not None else None
+
+    known = await run_in_threadpool(existing)
+    if known is not None:
+        return JSONResponse(known, status_code=200)
+    signals, hashed_kind = await _all_signals(state, body.signals, data)
+    matches = await _matches(state, signals)
+    info = ContentInfo(
+        content_id=body.content_id,
+        uploader_id=body.uploader_id,
+        url=body.url,
+        kind=body.kind or hashed_kind,
+        posted_at=body.posted_at,
+    )
+
+    def store() -> tuple[dict[str, object], bool]:
+        with state.db.write() as session:
+            content, created = content_service.register(session, info, signals, matches)
+            return _verdict_out(content), created
+
+    out, created = await run_in_threadpool(store)
+    state.metrics.verdicts.labels("content", out["verdict"]).inc()
+    return JSONResponse(out, status_code=201 if created else 200)
+
+
+@router.post("/lookup", response_model=VerdictOut, openapi_extra=body_doc(LookupIn))
+async def lookup(
+    request: Request, principal: Principal = Depends(require(Scope.LOOKUP))
+) -> VerdictOut:
+    """Signals or media -> verdict and matches; registers nothing and keeps no bytes."""
+    state = app_state(request)
+    body, data = await read_body(request, LookupIn)
+    signals, _ = await _all_signals(state, body.signals, data)
+    matches = await _matches(state, signals)
+    verdict = verdict_for(matches).value
+    state.metrics.verdicts.labels("lookup", verdict).inc()
+    return VerdictOut.model_validate(
+        {
+            "verdict": verdict,
+            "matches": [m.to_json() for m in matches],
+            "signals": [s.to_json() for s in signals] if data is not None else [],
+        }
+    )
+
+
+def _content_out(content: Content) -> ContentOut:
+    return ContentOut.model_validate(
+        {
+            "content_id": content.content_id,
+            "url": content.url,
+            "kind": content.kind,
+            "status": content.status,
+            "verdict": content.verdict,
+            "matches": content.matches,
+            "registered_at": content.registered_at,
+            "updated_at": content.updated_at,
+        }
+    )
+
+
+@router.get("/content/{content_id}", response_model=ContentOut)
+def get_content(
+    content_id: str, request: Request, principal: Principal = Depends(require(Scope.CONTENT_WRITE))
+) -> ContentOut:
+    state = app_state(request)
+    with state.db.read() as session:
+        content = content_service.find(session, content_id)
+        if content is None:
+            raise ApiError(404, "content_not_found", "no content registered under that id")
+        return _content_out(content)
+
+
+@router.patch("/content/{content_id}", response_model=ContentOut)
+def patch_content(
+    content_id: str,
+    patch: ContentPatch,
+    request: Request,
+    principal: Principal = Depends(require(Scope.CONTENT_WRITE)),
+) -> ContentOut:
+    """The platform tells of a deletion (``status: deleted``) or an edit (URL, new signals)."""
+    state = app_state(request)
+    signals = _signals(patch.signals)
+    with state.db.write() as session:
+        content = content_service.find(session, content_id)
+        if content is None:
+            raise ApiError(404, "content_not_found", "no content registered under that id")
+        content_service.update(
+            session, content, status=patch.status, url=patch.url, signals=signals
+        )
+        session.flush()
+        return _content_out(content)

@@ -1,0 +1,48 @@
+"""Scopes an API key can hold, and the scopes each staff role's token gets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    CONTENT_WRITE = "content:write"
+    LOOKUP = "lookup"
+    BANKS_READ = "banks:read"
+    BANKS_WRITE = "banks:write"
+    ACTIONS_READ = "actions:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    AUDIT_READ = "audit:read"
+    ADMIN = "admin"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    REVIEWER = "reviewer"
+    CHILD_SAFETY_SPECIALIST = "child_safety_specialist"
+    LEGAL = "legal"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset(Scope),
+    Role.CHILD_SAFETY_SPECIALIST: frozenset(
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.BANKS_WRITE, Scope.ACTIONS_READ, Scope.AUDIT_READ}
+    ),
+    Role.REVIEWER: frozenset({Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ}),
+    Role.LEGAL: frozenset({Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.AUDIT_READ}),
+}
+
+
+def parse_scopes(values: list[str]) -> frozenset[Scope]:
+    """Scopes by name (comma or space separated); raises ValueError naming the valid ones."""
+    names = [n for value in values for n in value.replace(",", " ").split()]
+    try:
+        return frozenset(Scope(n) for n in names)
+    except ValueError:
+        bad = [n for n in names if n not in {s.value for s in Scope}]
+        valid = ", ".join(s.value for s in Scope)
+        raise ValueError(f"unknown scope(s) {', '.join(bad)}; valid scopes: {valid}") from None
+
+
+def allows(held: frozenset[Scope], needed: Scope) -> bool:
+    return needed in held or Scope.ADMIN in held

@@ -1,0 +1,243 @@
+"""Service commands: serve, worker, db, keys, users, audit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from takedown.actions import worker as delivery_worker
+from takedown.audit.log import verify
+from takedown.auth.accounts import (
+    AccountError,
+    create_key,
+    create_user,
+    create_user_token,
+    revoke_key,
+)
+from takedown.auth.scopes import Role, Scope, parse_scopes
+from takedown.cli.output import stderr, stdout
+from takedown.config import Settings, load_settings
+from takedown.logs import configure
+from takedown.store.db import Database
+from takedown.store.migrate import upgrade
+from takedown.store.models import ApiKey, User
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for platform clients.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts and their API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except Exception as exc:
+        stderr().print(f"[red]configuration error[/red]: {escape(str(exc))}")
+        stderr().print("Check takedown.toml and the TAKEDOWN_* environment variables.")
+        raise typer.Exit(2) from None
+
+
+def open_database(settings: Settings) -> Database:
+    """Migrate to the newest schema (creating the embedded database on first use), then open."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(settings.db_url)
+    except Exception as exc:
+        stderr().print(
+            f"[red]cannot open the database[/red]: {escape(type(exc).__name__)}: "
+            f"{escape(str(exc).splitlines()[0] if str(exc) else '')}"
+        )
+        stderr().print("Is TAKEDOWN_DATABASE_URL right and the server running?")
+        raise typer.Exit(1) from None
+    return Database(settings.db_url)
+
+
+def _first_steps(db: Database) -> list[str]:
+    with db.read() as session:
+        has_user = session.execute(select(User.id).limit(1)).first() is not None
+        has_key = session.execute(select(ApiKey.id).limit(1)).first() is not None
+    steps = []
+    if not has_user:
+        steps.append("create the first admin:  takedown users create you@example.org --role admin")
+    if not has_key:
+        steps.append(
+            "create a platform API key:  takedown keys create my-platform "
+            "--scope content:write --scope lookup --scope banks:write --scope actions:read "
+            "--scope webhooks:write"
+        )
+    return steps
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default from config).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="API worker processes.")] = None,
+) -> None:
+    """Run the API with a background worker, on the embedded SQLite default unless configured."""
+    import uvicorn
+
+    settings = _settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    db = open_database(settings)
+    steps = _first_steps(db)
+    db.dispose()
+    err = stderr()
+    err.print(f"takedown {escape(settings.base_url)}  (database: {escape(_safe_url(settings))})")
+    err.print(f"  API docs    {escape(settings.base_url)}/docs")
+    err.print(f"  readiness   {escape(settings.base_url)}/readyz")
+    err.print(f"  metrics     {escape(settings.base_url)}/metrics")
+    for step in steps:
+        err.print(f"  next: {escape(step)}")
+    configure(settings.log_level)
+    # the workers read their settings again from the environment: pass the overrides on
+    os.environ.update({f"TAKEDOWN_{k.upper()}": str(v) for k, v in overrides.items()})
+    uvicorn.run(
+        "takedown.api.asgi:app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_config=None,
+    )
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.db_url).render_as_string(hide_password=True)
+
+
+def worker() -> None:
+    """Run background workers (webhook delivery) in the foreground until stopped."""
+    settings = _settings()
+    db = open_database(settings)
+    configure(settings.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stderr().print("takedown worker: delivering webhooks (Ctrl-C stops)")
+    delivery_worker.run(db, settings, stop)
+    db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    settings = _settings()
+    open_database(settings).dispose()
+    stderr().print(f"database {escape(_safe_url(settings))} is at the newest schema")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who uses the key (e.g. the platform's name).")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope", help=f"Repeat or comma-separate: {', '.join(s.value for s in Scope)}."
+        ),
+    ],
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    try:
+        scopes = parse_scopes(scope)
+    except ValueError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            row, secret = create_key(session, name, scopes)
+            key_id = row.id
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    print(secret)
+    stderr().print(f"key {key_id} ({escape(name)}): store it now, it is not shown again")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (id, prefix, name, scopes, revoked)."""
+    db = open_database(_settings())
+    out = stdout()
+    with db.read() as session:
+        for row in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars():
+            state = "revoked" if row.revoked_at else "active"
+            out.print(f"{row.id}\t{row.prefix}…\t{row.name}\t{row.scopes}\t{state}", markup=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key (API workers stop accepting it within key_cache_s seconds)."""
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            revoke_key(session, key_id, "cli")
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    stderr().print(f"key {key_id} revoked")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The staff member's email (their login).")],
+    role: Annotated[Role, typer.Option(help="What they may do.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a staff account; without --password-stdin a password is generated and shown once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            user, generated = create_user(session, email, role, password)
+            user_id = user.id
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    stderr().print(f"user {user_id} created with role {role.value}")
+    if generated:
+        print(generated)
+        stderr().print("that is the generated password: give it to them, it is not shown again")
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Argument(help="The staff member's email.")],
+) -> None:
+    """Issue an API token with the user's role's scopes (printed once)."""
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            _, secret = create_user_token(session, email)
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    print(secret)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain; exit 1 naming the first bad sequence number."""
+    db = open_database(_settings())
+    result = verify(db)
+    if result.problem is None:
+        stderr().print(f"audit log intact: {result.events} events")
+        return
+    stderr().print(
+        f"[red]audit log broken at sequence {result.problem.seq}[/red]: "
+        f"{escape(result.problem.reason)} ({result.events} events verified before it)"
+    )
+    raise typer.Exit(1)

@@ -1,0 +1,88 @@
+"""Settings: ``takedown.toml`` (or the file named by ``TAKEDOWN_CONFIG``) overlaid by
+``TAKEDOWN_*`` environment variables; every key, its default and its meaning are here and in
+the README's configuration table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("TAKEDOWN_CONFIG", "takedown.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="forbid")
+
+    home: Path = Field(
+        Path("takedown-data"),
+        description="Folder for the embedded database and files; created on first run.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means SQLite at HOME/takedown.db. Production: "
+        "postgresql+psycopg://user@host/db.",
+    )
+    host: str = Field("127.0.0.1", description="Address `takedown serve` listens on.")
+    port: int = Field(8000, description="Port `takedown serve` listens on.")
+    public_url: str = Field(
+        "",
+        description="URL the service is reached at (links in answers); default http://HOST:PORT.",
+    )
+    workers: int = Field(1, ge=1, description="API worker processes for `takedown serve`.")
+    background_worker: bool = Field(
+        True, description="Run the background worker (webhook delivery) inside `serve`."
+    )
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest request body accepted (413 above it)."
+    )
+    hash_timeout_s: float = Field(20.0, description="Wall-time limit to decode and hash one item.")
+    index_poll_s: float = Field(
+        0.25, gt=0, description="How often each API worker picks up bank changes (seconds)."
+    )
+    key_cache_s: float = Field(
+        5.0, ge=0, description="How long an API worker trusts a checked API key (revocation lag)."
+    )
+    webhook_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery attempt.")
+    webhook_retry_base_s: float = Field(
+        10.0, gt=0, description="First retry delay; doubles per attempt (with jitter)."
+    )
+    webhook_retry_max_s: float = Field(3600.0, description="Longest delay between attempts.")
+    webhook_give_up_h: float = Field(
+        72.0, description="Hours after which an undelivered action is marked failed."
+    )
+    worker_poll_s: float = Field(0.2, gt=0, description="How often the worker looks for work.")
+    log_level: str = Field("INFO", description="Logging level of the JSON logs.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'takedown.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

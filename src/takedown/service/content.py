@@ -1,0 +1,184 @@
+"""Content use cases: register an upload with its verdict, look signals up, take platform
+updates. The verdict is decided here from the live index's hits; the API only carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.actions.kinds import ActionKind
+from takedown.actions.outbox import emit
+from takedown.service.live_index import BankHit
+from takedown.signals import AnySignal
+from takedown.signals.wire import stored_value
+from takedown.store.db import serialize
+from takedown.store.models import BankEntry, Content, ContentSignal, utcnow
+
+CONTENT_STATUSES = ("live", "blocked", "restricted", "removed", "restored", "deleted")
+_STATUS_FOR = {"allow": "live", "block": "blocked", "hold": "restricted"}
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"
+    BLOCK = "block"
+    HOLD = "hold"
+
+
+_STRENGTH = {Verdict.ALLOW: 0, Verdict.HOLD: 1, Verdict.BLOCK: 2}
+_ACTION_FOR = {Verdict.BLOCK: ActionKind.REMOVE, Verdict.HOLD: ActionKind.RESTRICT}
+
+
+@dataclass(frozen=True)
+class MatchInfo:
+    """One bank entry a request matched, as platforms receive it."""
+
+    bank: str
+    entry_id: str
+    label: str
+    signal_type: str
+    distance: float
+    external_id: str = ""
+    transform: str | None = None
+    query_share: float | None = None
+    target_share: float | None = None
+    action: str = "block"
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.distance == int(self.distance):
+            out["distance"] = int(self.distance)
+        return out
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    content_id: str
+    uploader_id: str = ""
+    url: str = ""
+    kind: str = ""
+    posted_at: datetime | None = None
+
+
+def verdict_for(matches: Sequence[MatchInfo]) -> Verdict:
+    """The strongest of the matched banks' actions: one block-bank match blocks."""
+    verdict = Verdict.ALLOW
+    for match in matches:
+        candidate = Verdict(match.action)
+        if _STRENGTH[candidate] > _STRENGTH[verdict]:
+            verdict = candidate
+    return verdict
+
+
+def describe(session: Session, hits: Sequence[BankHit]) -> list[MatchInfo]:
+    """Hits with their entries' labels (read only for the few entries that matched); entries
+    of one bank sharing an external id (variants of one item) are reported once, nearest."""
+    if not hits:
+        return []
+    rows = {
+        e.id: e
+        for e in session.execute(
+            select(BankEntry).where(BankEntry.id.in_({h.hit.entry_id for h in hits}))
+        ).scalars()
+    }
+    best: dict[tuple[str, str, str], MatchInfo] = {}
+    for found in hits:
+        entry = rows.get(found.hit.entry_id)
+        if entry is None or not entry.enabled:
+            continue
+        info = MatchInfo(
+            bank=found.bank,
+            entry_id=str(entry.id),
+            label=entry.label,
+            signal_type=found.hit.signal_type,
+            distance=found.hit.distance,
+            external_id=entry.external_id,
+            transform=found.hit.transform,
+            query_share=found.hit.query_share,
+            target_share=found.hit.target_share,
+            action=found.action,
+        )
+        key = (found.bank, entry.external_id or f"#{entry.id}", found.hit.signal_type)
+        if key not in best or info.distance < best[key].distance:
+            best[key] = info
+    return sorted(best.values(), key=lambda m: (m.distance, m.bank, m.entry_id))
+
+
+def find(session: Session, content_id: str) -> Content | None:
+    return session.execute(
+        select(Content).where(Content.content_id == content_id)
+    ).scalar_one_or_none()
+
+
+def register(
+    session: Session,
+    info: ContentInfo,
+    signals: Sequence[AnySignal],
+    matches: Sequence[MatchInfo],
+) -> tuple[Content, bool]:
+    """Store a content item with its signals and verdict; idempotent on the content id (the
+    first registration's verdict is returned again, nothing new is written). A block or hold
+    verdict also writes its action (remove, restrict) in the same transaction."""
+    serialize(session)
+    existing = find(session, info.content_id)
+    if existing is not None:
+        return existing, False
+    verdict = verdict_for(matches)
+    content = Content(
+        content_id=info.content_id,
+        uploader_id=info.uploader_id,
+        url=info.url,
+        kind=info.kind,
+        posted_at=info.posted_at,
+        status=_STATUS_FOR[verdict.value],
+        verdict=verdict.value,
+        matches=[m.to_json() for m in matches],
+    )
+    session.add(content)
+    session.flush()
+    for signal in signals:
+        value = stored_value(signal)
+        if value is not None:
+            session.add(ContentSignal(content_pk=content.id, signal_type=signal.type, value=value))
+    kind = _ACTION_FOR.get(verdict)
+    if kind is not None:
+        emit(
+            session,
+            kind,
+            content_id=info.content_id,
+            reason="bank_match",
+            data={"verdict": verdict.value, "matches": content.matches},
+        )
+    return content, True
+
+
+def update(
+    session: Session,
+    content: Content,
+    *,
+    status: str | None = None,
+    url: str | None = None,
+    signals: Sequence[AnySignal] = (),
+) -> Content:
+    """The platform tells of a deletion or an edit (new URL, new media signals)."""
+    if status is not None:
+        if status not in CONTENT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(CONTENT_STATUSES)}")
+        content.status = status
+    if url is not None:
+        content.url = url
+    if signals:
+        serialize(session)
+        for signal in signals:
+            value = stored_value(signal)
+            if value is not None:
+                session.add(
+                    ContentSignal(content_pk=content.id, signal_type=signal.type, value=value)
+                )
+    content.updated_at = utcnow()
+    return content

@@ -1,0 +1,31 @@
+"""Signals as stored and exchanged: one ``(type, value)`` string pair per signal.
+
+Banks, the content index and the API all keep a signal as its type name and a string; these
+two functions are the only conversions between that form and :class:`Signal`/`VideoSignal`.
+"""
+
+from __future__ import annotations
+
+from takedown.signals.base import AnySignal, InvalidSignal, Signal, VideoSignal
+from takedown.signals.registry import get
+from takedown.signals.vpdq import format_frames, parse_frames
+
+
+def stored_value(signal: AnySignal) -> str | None:
+    """The string a bank or the content index keeps; None for a signal too weak to keep (a
+    PDQ hash of a flat image matches everything)."""
+    if isinstance(signal, VideoSignal):
+        return format_frames(signal.frames) if signal.frames else None
+    return signal.value if signal.usable else None
+
+
+def from_stored(signal_type: str, value: str) -> AnySignal:
+    """Validate and read a stored or submitted signal; raises InvalidSignal naming the fix."""
+    try:
+        kind = get(signal_type)
+    except KeyError as exc:
+        raise InvalidSignal(str(exc.args[0])) from None
+    canonical = kind.parse(value)
+    if signal_type == "vpdq":
+        return VideoSignal(signal_type, tuple(parse_frames(canonical)))
+    return Signal(signal_type, canonical)

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, Alembic migrations, engine and sessions (SQLite or PostgreSQL)."""
