@@ -5,11 +5,16 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from PIL import Image
+
+if TYPE_CHECKING:
+    from tests.service_support import Service
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -49,3 +54,20 @@ def run_takedown(*args: str, timeout: float = 600) -> subprocess.CompletedProces
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every storage and API test runs on the embedded SQLite and on the real PostgreSQL."""
+    from tests.service_support import database_url
+
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def service(db_url: str, tmp_path: Path) -> Iterator[Service]:
+    from tests.service_support import make_settings, running_service
+
+    with running_service(make_settings(tmp_path, db_url)) as running:
+        yield running

@@ -1,0 +1,196 @@
+"""Running the real service in tests: a migrated database (SQLite file or a fresh PostgreSQL
+schema), the FastAPI app with its lifespan (index follower) through Starlette's TestClient,
+and a real HTTP receiver for webhooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from takedown.api.app import create_app
+from takedown.auth.accounts import create_key
+from takedown.auth.scopes import Scope
+from takedown.config import Settings
+from takedown.store.db import Database
+from takedown.store.migrate import upgrade
+
+PG_SERVER = os.environ.get(
+    "TAKEDOWN_TEST_POSTGRES", "postgresql+psycopg://root@localhost:5432/test"
+)
+REQUIRE_PG = os.environ.get("TAKEDOWN_REQUIRE_POSTGRES") == "1"
+
+_pg_state: dict[str, bool] = {}
+
+
+def postgres_available() -> bool:
+    if "ok" not in _pg_state:
+        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            _pg_state["ok"] = True
+        except Exception:
+            _pg_state["ok"] = False
+        finally:
+            engine.dispose()
+    return _pg_state["ok"]
+
+
+@contextmanager
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of ``kind`` (sqlite or postgresql), dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'takedown.db'}"
+        upgrade(url)
+        yield url
+        return
+    if not postgres_available():
+        message = f"PostgreSQL at {PG_SERVER} does not answer"
+        if REQUIRE_PG:
+            pytest.fail(f"{message}, and TAKEDOWN_REQUIRE_POSTGRES=1 makes it mandatory")
+        pytest.skip(f"{message}; set TAKEDOWN_TEST_POSTGRES to run the PostgreSQL half")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "home": tmp_path,
+        "database_url": url,
+        "background_worker": False,
+        "index_poll_s": 0.05,
+        "key_cache_s": 0.0,
+        "worker_poll_s": 0.05,
+        "webhook_retry_base_s": 0.2,
+        "webhook_timeout_s": 3.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Service:
+    client: TestClient
+    db: Database
+    settings: Settings
+    admin_key: str
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+    def key(self, *scopes: Scope) -> str:
+        with self.db.write() as session:
+            return create_key(session, "test", frozenset(scopes), actor="test")[1]
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return self.client.post(path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return self.client.get(path, headers=headers, **kwargs)
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        wait_for(lambda: self.client.get("/readyz").status_code == 200, timeout, "readyz")
+
+
+@contextmanager
+def running_service(settings: Settings) -> Iterator[Service]:
+    db = Database(settings.db_url)
+    app = create_app(settings, db=db)
+    with db.write() as session:
+        _, admin_key = create_key(session, "admin", frozenset({Scope.ADMIN}), actor="test")
+    try:
+        with TestClient(app) as client:
+            service = Service(client, db, settings, admin_key)
+            service.wait_ready()
+            yield service
+    finally:
+        db.dispose()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll until ``condition``; returns the seconds it took (fails the test on timeout)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server that records webhook requests; ``fail_first`` answers 500 that many
+    times before accepting."""
+
+    fail_first: int = 0
+    received: list[Received] = field(default_factory=list)
+    refused: int = 0
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def running(self) -> Iterator[Receiver]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    if receiver.refused < receiver.fail_first:
+                        receiver.refused += 1
+                        status = 500
+                    else:
+                        receiver.received.append(Received(dict(self.headers.items()), body))
+                        status = 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
