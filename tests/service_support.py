@@ -158,6 +158,7 @@ class Receiver:
     times before accepting."""
 
     fail_first: int = 0
+    delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
     refused: int = 0
     url: str = ""
@@ -171,6 +172,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                time.sleep(receiver.delay_s)
                 with receiver._lock:
                     if receiver.refused < receiver.fail_first:
                         receiver.refused += 1

@@ -57,7 +57,9 @@ class _Claim:
 
 def _claim(db: Database, policy: RetryPolicy, limit: int) -> list[_Claim]:
     now = utcnow()
-    lease = now + timedelta(seconds=policy.timeout_s + 30)
+    # long enough for the request to time out and be settled; short enough that a killed
+    # worker's claims come back soon
+    lease = now + timedelta(seconds=2 * policy.timeout_s + 1)
     with db.write() as session:
         query = (
             select(Delivery, Webhook, Action)
@@ -70,7 +72,7 @@ def _claim(db: Database, policy: RetryPolicy, limit: int) -> list[_Claim]:
         if not db.is_sqlite:
             query = query.with_for_update(of=Delivery, skip_locked=True)
         claims = []
-        for delivery, hook, action in session.execute(query).tuples():
+        for delivery, hook, action in session.execute(query).all():
             delivery.next_attempt_at = lease
             claims.append(
                 _Claim(

@@ -39,15 +39,22 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        _start_threads(state)
+        # a test client may enter the lifespan of an app that is already running: the
+        # background threads are started by the first entry and stopped by the last exit
+        with state.lock:
+            state.lifespans += 1
+            if state.lifespans == 1:
+                _start_threads(state)
         try:
             yield
         finally:
-            state.stop.set()
-            for thread in state.threads:
-                thread.join(timeout=15)
-            if db is None:
-                state.db.dispose()
+            with state.lock:
+                state.lifespans -= 1
+                last = state.lifespans == 0
+            if last:
+                _stop_threads(state)
+                if db is None:
+                    state.db.dispose()
 
     app = FastAPI(
         title="takedown",
@@ -79,6 +86,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
 
 
 def _start_threads(state: AppState) -> None:
+    state.stop = threading.Event()
+    state.threads = []
     follower = threading.Thread(
         target=state.index.follow,
         args=(state.db, state.settings.index_poll_s, state.stop),
@@ -97,6 +106,13 @@ def _start_threads(state: AppState) -> None:
         )
     for thread in state.threads:
         thread.start()
+
+
+def _stop_threads(state: AppState) -> None:
+    state.stop.set()
+    for thread in state.threads:
+        thread.join(timeout=15)
+    state.threads = []
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.auth.accounts import AccountError
@@ -111,6 +112,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AccountError)
     async def _account(_: Request, exc: AccountError) -> JSONResponse:
         return _json(422, "invalid_field", str(exc))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (a NUL character, a number out of range): the
+        # request is at fault, and the transaction was rolled back
+        return _json(422, "invalid_field", "a value is out of range or holds a NUL character")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        return _json(409, "conflict", "a concurrent request changed the same record; retry")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

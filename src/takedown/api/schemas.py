@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_ID = 2**31 - 1
+"""Ids and cursors are 32-bit integers in the database: larger ones are refused with 422."""
+
 
 class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -46,6 +46,8 @@ class AppState:
     keys: KeyCache
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    lifespans: int = 0
 
 
 def app_state(request: Request) -> AppState:

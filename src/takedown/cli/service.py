@@ -23,7 +23,7 @@ from takedown.auth.accounts import (
     revoke_key,
 )
 from takedown.auth.scopes import Role, Scope, parse_scopes
-from takedown.cli.output import stderr, stdout
+from takedown.cli.output import stderr
 from takedown.config import Settings, load_settings
 from takedown.logs import configure
 from takedown.store.db import Database
@@ -167,13 +167,12 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (id, prefix, name, scopes, revoked)."""
+    """List keys, tab-separated: id, prefix, name, scopes, state (never the secret)."""
     db = open_database(_settings())
-    out = stdout()
     with db.read() as session:
         for row in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars():
             state = "revoked" if row.revoked_at else "active"
-            out.print(f"{row.id}\t{row.prefix}…\t{row.name}\t{row.scopes}\t{state}", markup=False)
+            print(f"{row.id}\t{row.prefix}…\t{row.name}\t{row.scopes}\t{state}")
 
 
 @keys_app.command("revoke")

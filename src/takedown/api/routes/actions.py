@@ -10,7 +10,7 @@ from sqlalchemy import select
 from takedown.actions import delivery as delivery_service
 from takedown.actions.outbox import after, payload
 from takedown.api.errors import ApiError
-from takedown.api.schemas import ActionOut, ActionsPage, DeliveryOut, WebhookIn, WebhookOut
+from takedown.api.schemas import MAX_ID, ActionOut, ActionsPage, DeliveryOut, WebhookIn, WebhookOut
 from takedown.api.security import require
 from takedown.api.state import app_state
 from takedown.audit.log import record
@@ -20,13 +20,11 @@ from takedown.store.models import Action, Delivery, Webhook
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
-MAX_ID = 2**31 - 1
-
 
 @router.get("/actions", response_model=ActionsPage)
 def list_actions(
     request: Request,
-    after_cursor: int = Query(0, alias="after", ge=0, le=2**62, description="Last cursor seen"),
+    after_cursor: int = Query(0, alias="after", ge=0, le=MAX_ID, description="Last cursor seen"),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(require(Scope.ACTIONS_READ)),
 ) -> ActionsPage:
@@ -127,7 +125,7 @@ def list_deliveries(
                 last_error=d.last_error,
                 delivered_at=d.delivered_at,
             )
-            for d, a in session.execute(query).tuples()
+            for d, a in session.execute(query).all()
         ]
 
 

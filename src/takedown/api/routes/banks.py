@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from takedown.api.errors import ApiError
 from takedown.api.requests import body_doc, read_body
 from takedown.api.schemas import (
+    MAX_ID,
     BankIn,
     BankOut,
     BankPatch,
@@ -36,8 +37,6 @@ from takedown.signals.wire import stored_value
 from takedown.store.models import Bank, BankEntry
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
-
-MAX_ID = 2**31 - 1
 
 
 def _bank_out(bank: Bank, counts: dict[int, tuple[int, int]]) -> BankOut:

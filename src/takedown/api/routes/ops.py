@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from takedown.api.schemas import AuditEventOut, AuditVerifyOut
+from takedown.api.schemas import MAX_ID, AuditEventOut, AuditVerifyOut
 from takedown.api.security import require
 from takedown.api.state import app_state
 from takedown.audit import log as audit_log
@@ -64,7 +64,7 @@ def metrics(request: Request) -> Response:
 @router.get("/v1/audit", response_model=list[AuditEventOut], tags=["audit"])
 def list_audit(
     request: Request,
-    after: int = Query(0, ge=0, le=2**62),
+    after: int = Query(0, ge=0, le=MAX_ID),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(require(Scope.AUDIT_READ)),
 ) -> list[AuditEventOut]:

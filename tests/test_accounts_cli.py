@@ -1,0 +1,96 @@
+"""`takedown keys`, `users` and `db` from a real child process, on SQLite and PostgreSQL: keys
+are printed once and stored hashed; staff tokens carry their role's scopes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from takedown.api.app import create_app
+from takedown.store.db import Database
+from takedown.store.models import Base
+from tests.service_support import make_settings
+
+
+def _run(db_url: str, home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TAKEDOWN_DATABASE_URL": db_url, "TAKEDOWN_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "takedown", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_keys_users_tokens(db_url: str, tmp_path: Path) -> None:
+    created = _run(db_url, tmp_path, "keys", "create", "platform-a", "--scope", "lookup,banks:read")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("td_") and len(key) > 40
+    bad_scope = _run(db_url, tmp_path, "keys", "create", "x", "--scope", "everything")
+    assert bad_scope.returncode == 2
+    assert "valid scopes" in bad_scope.stderr
+
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        stored = " ".join(
+            str(v) for row in connection.execute(text("SELECT * FROM api_keys")) for v in row
+        )
+    engine.dispose()
+    assert key not in stored  # only the hash is kept
+
+    user = _run(
+        db_url,
+        tmp_path,
+        "users",
+        "create",
+        "Rev@Example.org",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+        stdin="a long enough password\n",
+    )
+    assert user.returncode == 0, user.stderr
+    again = _run(db_url, tmp_path, "users", "create", "rev@example.org", "--role", "admin")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    token = _run(db_url, tmp_path, "users", "token", "rev@example.org")
+    assert token.returncode == 0, token.stderr
+    staff = token.stdout.strip()
+    missing = _run(db_url, tmp_path, "users", "token", "nobody@example.org")
+    assert missing.returncode == 1 and "takedown users create" in missing.stderr
+
+    db = Database(db_url)
+    with TestClient(create_app(make_settings(tmp_path, db_url), db=db)) as client:
+        platform = {"Authorization": f"Bearer {key}"}
+        assert client.get("/v1/banks", headers=platform).status_code == 200
+        assert client.post("/v1/banks", json={"name": "a"}, headers=platform).status_code == 403
+        reviewer = {"Authorization": f"Bearer {staff}"}
+        assert client.get("/v1/banks", headers=reviewer).status_code == 200
+        refused = client.post("/v1/banks", json={"name": "b"}, headers=reviewer)
+        assert refused.status_code == 403  # a reviewer's token cannot change banks
+        listed = _run(db_url, tmp_path, "keys", "list")
+        key_id = listed.stdout.split("\t")[0]
+        assert _run(db_url, tmp_path, "keys", "revoke", key_id).returncode == 0
+        assert client.get("/v1/banks", headers=platform).status_code == 401
+    db.dispose()
+    verified = _run(db_url, tmp_path, "audit", "verify")
+    assert verified.returncode == 0
+    assert "events" in verified.stderr
