@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from takedown import __version__
 from takedown.actions import worker
 from takedown.api import errors
-from takedown.api.metrics import Metrics
+from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.requests import BodyLimit
 from takedown.api.routes import actions, banks, ops, platform
 from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
@@ -67,20 +66,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     for router in (platform.router, banks.router, actions.router, ops.router):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        state.metrics.latency.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
-
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(RequestTimer, metrics=state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -122,7 +109,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "API key or staff token"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    public = {"/healthz", "/readyz", "/metrics"}
+    for path, operations in schema.get("paths", {}).items():
+        if path not in public:
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+    components = schema["components"].setdefault("schemas", {})
     for model in (SignalIn, ContentIn, LookupIn, EntriesIn):
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in body.pop("$defs", {}).items():

@@ -13,6 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from takedown.matching.exact_index import ExactIndex
 from takedown.matching.pdq_index import PdqIndex, Words, parse_hashes
 from takedown.matching.vpdq_index import VpdqIndex
@@ -62,7 +65,7 @@ class BankIndex:
             self._exact[signal_type].add(value, entry_id)
         self._other[entry_id] = signal_type
 
-    def add_pdq(self, words: Words, entry_ids: Sequence[int]) -> None:
+    def add_pdq(self, words: Words, entry_ids: Sequence[int] | npt.NDArray[np.int64]) -> None:
         """Bulk-add PDQ hashes already parsed to words (a worker loading a large bank)."""
         self._pdq.add(words, entry_ids)
 

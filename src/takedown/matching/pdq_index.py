@@ -88,7 +88,9 @@ class PdqIndex:
     def hashes(self) -> Words:
         return self._hashes[: self._count]
 
-    def add(self, values: Sequence[str] | Words, entry_ids: Sequence[int]) -> None:
+    def add(
+        self, values: Sequence[str] | Words, entry_ids: Sequence[int] | npt.NDArray[np.int64]
+    ) -> None:
         """Add hashes with the caller's entry ids (several hashes may share one id)."""
         words = values if isinstance(values, np.ndarray) else parse_hashes(values)
         ids = np.asarray(entry_ids, dtype=np.int64)

@@ -3,7 +3,7 @@ updates. The verdict is decided here from the live index's hits; the API only ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
-from takedown.service.live_index import BankHit
+from takedown.service.live_index import BankHit, EntryInfo
 from takedown.signals import AnySignal
 from takedown.signals.wire import stored_value
 from takedown.store.db import serialize
-from takedown.store.models import BankEntry, Content, ContentSignal, utcnow
+from takedown.store.models import Content, ContentSignal, utcnow
 
 CONTENT_STATUSES = ("live", "blocked", "restricted", "removed", "restored", "deleted")
 _STATUS_FOR = {"allow": "live", "block": "blocked", "hold": "restricted"}
@@ -75,37 +75,30 @@ def verdict_for(matches: Sequence[MatchInfo]) -> Verdict:
     return verdict
 
 
-def describe(session: Session, hits: Sequence[BankHit]) -> list[MatchInfo]:
-    """Hits with their entries' labels (read only for the few entries that matched); entries
-    of one bank sharing an external id (variants of one item) are reported once, nearest."""
-    if not hits:
-        return []
-    rows = {
-        e.id: e
-        for e in session.execute(
-            select(BankEntry).where(BankEntry.id.in_({h.hit.entry_id for h in hits}))
-        ).scalars()
-    }
+def describe(hits: Sequence[BankHit], infos: Mapping[int, EntryInfo]) -> list[MatchInfo]:
+    """Hits with their entries' labels; entries of one bank sharing an external id (variants
+    of one item) are reported once, nearest. Entries disabled since the hit are dropped."""
     best: dict[tuple[str, str, str], MatchInfo] = {}
     for found in hits:
-        entry = rows.get(found.hit.entry_id)
-        if entry is None or not entry.enabled:
+        entry_id = found.hit.entry_id
+        info = infos.get(entry_id)
+        if info is None or not info.enabled:
             continue
-        info = MatchInfo(
+        match = MatchInfo(
             bank=found.bank,
-            entry_id=str(entry.id),
-            label=entry.label,
+            entry_id=str(entry_id),
+            label=info.label,
             signal_type=found.hit.signal_type,
             distance=found.hit.distance,
-            external_id=entry.external_id,
+            external_id=info.external_id,
             transform=found.hit.transform,
             query_share=found.hit.query_share,
             target_share=found.hit.target_share,
             action=found.action,
         )
-        key = (found.bank, entry.external_id or f"#{entry.id}", found.hit.signal_type)
-        if key not in best or info.distance < best[key].distance:
-            best[key] = info
+        key = (found.bank, info.external_id or f"#{entry_id}", found.hit.signal_type)
+        if key not in best or match.distance < best[key].distance:
+            best[key] = match
     return sorted(best.values(), key=lambda m: (m.distance, m.bank, m.entry_id))
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 
 from takedown.matching.bank_index import BankIndex, EntryHit
-from takedown.matching.pdq_index import parse_hashes
+from takedown.matching.pdq_index import Words, parse_hashes
 from takedown.signals import AnySignal, InvalidSignal
 from takedown.store.db import Database
 from takedown.store.models import Bank, BankChange, BankEntry, ContentSignal
@@ -26,6 +29,7 @@ from takedown.store.models import Bank, BankChange, BankEntry, ContentSignal
 log = logging.getLogger("takedown.index")
 
 _BATCH = 100_000
+_INFO_CACHE = 100_000
 
 
 @dataclass
@@ -43,6 +47,15 @@ class BankHit:
     bank: str
     action: str
     hit: EntryHit
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What a match reports of a bank entry, cached per worker (invalidated by bank changes)."""
+
+    label: str
+    external_id: str
+    enabled: bool
 
 
 @dataclass
@@ -64,6 +77,29 @@ class LiveIndex:
         self._content_cursor = 0
         self.ready = False
         self.stats = IndexStats()
+        self._info: OrderedDict[int, EntryInfo] = OrderedDict()
+
+    # ---- entry metadata of matched entries (few; read from the database once) ----
+
+    def entry_info(self, entry_ids: Iterable[int]) -> tuple[dict[int, EntryInfo], list[int]]:
+        """Cached metadata for these entries, and the ids that must be read from the database."""
+        found: dict[int, EntryInfo] = {}
+        missing: list[int] = []
+        with self._lock:
+            for entry_id in entry_ids:
+                info = self._info.get(entry_id)
+                if info is None:
+                    missing.append(entry_id)
+                else:
+                    self._info.move_to_end(entry_id)
+                    found[entry_id] = info
+        return found, missing
+
+    def remember(self, infos: dict[int, EntryInfo]) -> None:
+        with self._lock:
+            self._info.update(infos)
+            while len(self._info) > _INFO_CACHE:
+                self._info.popitem(last=False)
 
     # ---- queries (called from request handlers) ----
 
@@ -131,51 +167,65 @@ class LiveIndex:
             stop.wait(interval_s)
 
     def _follow_entries(self, db: Database) -> int:
-        applied = 0
-        while True:
-            with db.read() as session:
-                # the top id first: every id below a visible one has committed (serialize)
-                top = session.execute(select(func.coalesce(func.max(BankEntry.id), 0))).scalar_one()
-                rows = session.execute(
-                    select(BankEntry.id, BankEntry.bank_id, BankEntry.signal_type, BankEntry.value)
-                    .where(
-                        BankEntry.id > self._entry_cursor,
-                        BankEntry.id <= top,
-                        BankEntry.enabled.is_(True),
-                    )
-                    .order_by(BankEntry.id)
-                    .limit(_BATCH)
-                ).all()
-            if rows:
-                self._add_entries(db, [(r[0], r[1], r[2], r[3]) for r in rows])
-                applied += len(rows)
-            if len(rows) < _BATCH:
-                self._entry_cursor = max(self._entry_cursor, top)
-                return applied
-            self._entry_cursor = rows[-1][0]
+        """Add entries above the cursor. Rows are streamed and PDQ hashes parsed in chunks,
+        then added to each bank's index at once (one table build for a million hashes)."""
+        pdq_words: dict[int, list[Words]] = defaultdict(list)
+        pdq_ids: dict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
+        other: list[tuple[int, int, str, str]] = []
+        with db.engine.connect() as connection:
+            # the top id first: every id below a visible one has committed (serialize)
+            top = connection.execute(select(func.coalesce(func.max(BankEntry.id), 0))).scalar_one()
+            if top <= self._entry_cursor:
+                return 0
+            rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(
+                select(BankEntry.id, BankEntry.bank_id, BankEntry.signal_type, BankEntry.value)
+                .where(
+                    BankEntry.id > self._entry_cursor,
+                    BankEntry.id <= top,
+                    BankEntry.enabled.is_(True),
+                )
+                .order_by(BankEntry.id)
+            )
+            for chunk in rows.partitions():
+                self._sort_chunk(chunk, pdq_words, pdq_ids, other)
+        banks = set(pdq_words) | {bank_id for _, bank_id, _, _ in other}
+        missing = {bank_id for bank_id in banks if bank_id not in self._banks}
+        if missing:
+            self._reload_banks(db, missing)
+        added = 0
+        with self._lock:
+            for bank_id, words in pdq_words.items():
+                ids = np.concatenate(pdq_ids[bank_id])
+                self._banks[bank_id].index.add_pdq(np.concatenate(words), ids)
+                added += len(ids)
+            for entry_id, bank_id, signal_type, value in other:
+                try:
+                    self._banks[bank_id].index.add(entry_id, signal_type, value)
+                    added += 1
+                except (InvalidSignal, KeyError):
+                    log.warning("skipped an unreadable bank entry", extra={"entry": entry_id})
+            self.stats.bank_entries += added
+        self._entry_cursor = top
+        return added
 
-    def _add_entries(self, db: Database, rows: Sequence[tuple[int, int, str, str]]) -> None:
-        pdq: dict[int, tuple[list[int], list[str]]] = defaultdict(lambda: ([], []))
-        other = []
-        for entry_id, bank_id, signal_type, value in rows:
+    @staticmethod
+    def _sort_chunk(
+        chunk: Sequence[Any],
+        pdq_words: dict[int, list[Words]],
+        pdq_ids: dict[int, list[npt.NDArray[np.int64]]],
+        other: list[tuple[int, int, str, str]],
+    ) -> None:
+        by_bank: dict[int, tuple[list[int], list[str]]] = defaultdict(lambda: ([], []))
+        for entry_id, bank_id, signal_type, value in chunk:
             if signal_type == "pdq":
-                ids, values = pdq[bank_id]
+                ids, values = by_bank[bank_id]
                 ids.append(entry_id)
                 values.append(value)
             else:
                 other.append((entry_id, bank_id, signal_type, value))
-        missing = {bank_id for _, bank_id, _, _ in rows if bank_id not in self._banks}
-        if missing:
-            self._reload_banks(db, missing)
-        with self._lock:
-            for bank_id, (ids, values) in pdq.items():
-                self._banks[bank_id].index.add_pdq(parse_hashes(values), ids)
-            for entry_id, bank_id, signal_type, value in other:
-                try:
-                    self._banks[bank_id].index.add(entry_id, signal_type, value)
-                except (InvalidSignal, KeyError):
-                    log.warning("skipped an unreadable bank entry", extra={"entry": entry_id})
-            self.stats.bank_entries += len(rows)
+        for bank_id, (ids, values) in by_bank.items():
+            pdq_words[bank_id].append(parse_hashes(values))
+            pdq_ids[bank_id].append(np.asarray(ids, dtype=np.int64))
 
     def _reload_banks(self, db: Database, bank_ids: set[int]) -> None:
         with db.read() as session:
@@ -219,6 +269,7 @@ class LiveIndex:
                 entry = entries.get(change.entry_id) if change.entry_id is not None else None
                 if bank is None or entry is None or entry.id > self._entry_cursor:
                     continue  # not loaded yet: the entry cursor brings it in its current state
+                self._info.pop(entry.id, None)
                 bank.index.remove(entry.id)
                 if entry.enabled:
                     bank.index.add(entry.id, entry.signal_type, entry.value)
@@ -251,3 +302,13 @@ class LiveIndex:
                 self.stats.content_signals += len(rows)
             self._content_cursor = rows[-1][0]
             applied += len(rows)
+
+
+def read_entry_info(db: Database, entry_ids: Sequence[int]) -> dict[int, EntryInfo]:
+    with db.read() as session:
+        rows = session.execute(
+            select(BankEntry.id, BankEntry.label, BankEntry.external_id, BankEntry.enabled).where(
+                BankEntry.id.in_(entry_ids)
+            )
+        ).all()
+    return {r[0]: EntryInfo(r[1], r[2], r[3]) for r in rows}

@@ -22,7 +22,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process answers (no dependency checked)."""
     return {"status": "ok"}
 

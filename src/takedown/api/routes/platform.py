@@ -18,6 +18,7 @@ from takedown.auth.scopes import Scope
 from takedown.media import MediaLimits
 from takedown.service import content as content_service
 from takedown.service.content import ContentInfo, MatchInfo, verdict_for
+from takedown.service.live_index import read_entry_info
 from takedown.signals import AnySignal, HashOptions, hash_bytes
 from takedown.signals.wire import from_stored
 from takedown.store.models import Content
@@ -55,12 +56,12 @@ async def _matches(state: AppState, signals: Sequence[AnySignal]) -> list[MatchI
     hits = state.index.match(signals)
     if not hits:
         return []
-
-    def describe() -> list[MatchInfo]:
-        with state.db.read() as session:
-            return content_service.describe(session, hits)
-
-    return await run_in_threadpool(describe)
+    infos, missing = state.index.entry_info({h.hit.entry_id for h in hits})
+    if missing:
+        read = await run_in_threadpool(read_entry_info, state.db, missing)
+        state.index.remember(read)
+        infos.update(read)
+    return content_service.describe(hits, infos)
 
 
 def _verdict_out(content: Content) -> dict[str, object]:

@@ -1,0 +1,273 @@
+"""Service benchmark: the HTTP API on loopback with a 1M-hash bank, under a bounded load.
+
+Run: ``make bench-service`` (needs ``wrk``: ``apt-get install wrk``).
+
+What it does, in one run:
+1. a fresh SQLite home (or ``--database-url``), one bank with ``--hashes`` PDQ hashes (random
+   plus the real reference haystack), imported through the service's own import path;
+2. a fresh index load of that bank, ``--rounds`` times (goal: <= 5 s for 1M hashes);
+3. ``takedown serve`` as a child process (``--workers`` API processes), then wrk with a fixed
+   number of connections for a fixed time (a bounded, closed-loop load) against:
+   - ``GET /healthz`` (the baseline: the same server doing no work),
+   - ``POST /v1/lookup`` with one PDQ hash that matches a bank entry (goal: >= 1,500 req/s
+     at p99 <= 25 ms), and with one that matches nothing (most uploads),
+   - ``POST /v1/content`` with a 1 MP JPEG, a new content id each request (hash + store).
+Reported: req/s, p50 and p99 from wrk, and lookup's throughput as a ratio of the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from _common import SHARED_DATA, write_results
+from takedown.auth.accounts import create_key
+from takedown.auth.scopes import Scope
+from takedown.matching import banks as bank_files
+from takedown.service import banks as bank_service
+from takedown.service.live_index import LiveIndex
+from takedown.store.db import Database
+from takedown.store.migrate import upgrade
+
+LUA_LOOKUP = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+wrk.body = '{{"signals": [{{"type": "pdq", "value": "{pdq}"}}]}}'
+"""
+
+LUA_CONTENT = """
+local boundary = "----takedownbench"
+local f = io.open("{jpeg}", "rb")
+local jpeg = f:read("*all")
+f:close()
+local counter = 0
+math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
+local prefix = tostring(math.random(1, 1000000000))
+request = function()
+  counter = counter + 1
+  local id = "bench-" .. prefix .. "-" .. counter
+  local body = "--" .. boundary .. "\\r\\n" ..
+    'Content-Disposition: form-data; name="content_id"\\r\\n\\r\\n' .. id .. "\\r\\n" ..
+    "--" .. boundary .. "\\r\\n" ..
+    'Content-Disposition: form-data; name="file"; filename="p.jpg"\\r\\n' ..
+    "Content-Type: image/jpeg\\r\\n\\r\\n" .. jpeg .. "\\r\\n" ..
+    "--" .. boundary .. "--\\r\\n"
+  return wrk.format("POST", "/v1/content", {{
+    ["Content-Type"] = "multipart/form-data; boundary=" .. boundary,
+    ["Authorization"] = "Bearer {key}",
+  }}, body)
+end
+"""
+
+
+def random_hashes(count: int, seed: int = 1) -> list[str]:
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, size=(count, 32), dtype=np.uint8)
+    return [row.tobytes().hex() for row in raw]
+
+
+def real_hashes() -> list[str]:
+    path = SHARED_DATA / "reference" / "pdq" / "images" / "reg-test-input" / "haystack.txt"
+    if not path.is_file():
+        return []
+    return [line.split(",")[0].strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def seed_bank(db: Database, count: int) -> tuple[str, float]:
+    values = real_hashes() + random_hashes(count)
+    values = values[:count]
+    started = time.perf_counter()
+    with db.write() as session:
+        bank = bank_service.create_bank(session, "bench", actor="bench")
+        bank_service.import_entries(
+            session,
+            bank,
+            (bank_files.BankEntry("pdq", v, external_id=str(i)) for i, v in enumerate(values)),
+            actor="bench",
+            skip_bad=False,
+            source_name="bench",
+        )
+    return values[0], time.perf_counter() - started
+
+
+def load_times(db: Database, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        index = LiveIndex()
+        started = time.perf_counter()
+        index.load(db)
+        times.append(time.perf_counter() - started)
+        del index
+    return times
+
+
+def one_mp_jpeg(folder: Path) -> Path:
+    from PIL import Image
+
+    photos = sorted((SHARED_DATA / "photos").glob("*.jpg"))
+    image = Image.open(photos[0]).convert("RGB").resize((1155, 866))  # ~1 MP
+    path = folder / "one-mp.jpg"
+    image.save(path, "JPEG", quality=85)
+    return path
+
+
+def wait_ready(base: str, timeout: float = 120) -> None:
+    started = time.monotonic()
+    streak = 0
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:  # noqa: S310
+                streak = streak + 1 if answer.status == 200 else 0
+        except Exception:
+            streak = 0
+        if streak >= 20:  # several answers in a row: every worker process has loaded
+            return
+        time.sleep(0.05)
+    raise SystemExit("the server did not become ready")
+
+
+def wrk(base: str, path: str, script: str | None, connections: int, seconds: int) -> dict[str, float]:
+    command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run(
+        [*command, base + path], capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+    def percentile(name: str) -> float:
+        match = re.search(rf"{name}%\s+([\d.]+)(us|ms|s)", output)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {
+        "rps": rps,
+        "p50_ms": percentile("50"),
+        "p99_ms": percentile("99"),
+        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hashes", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--port", type=int, default=8391)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    home = Path(tempfile.mkdtemp(prefix="takedown-bench-"))
+    url = args.database_url or f"sqlite:///{home / 'takedown.db'}"
+    upgrade(url)
+    db = Database(url)
+    query, import_s = seed_bank(db, args.hashes)
+    print(f"imported {args.hashes:,} hashes in {import_s:.1f} s")
+    loads = load_times(db, args.rounds)
+    print(f"fresh index load: median {statistics.median(loads):.2f} s ({loads})")
+    with db.write() as session:
+        _, key = create_key(session, "bench", frozenset({Scope.ADMIN}), actor="bench")
+    db.dispose()
+
+    jpeg = one_mp_jpeg(home)
+    lookup_lua = home / "lookup.lua"
+    lookup_lua.write_text(LUA_LOOKUP.format(key=key, pdq=query))
+    unmatched_lua = home / "lookup-unmatched.lua"
+    unmatched_lua.write_text(LUA_LOOKUP.format(key=key, pdq=random_hashes(1, seed=99)[0]))
+    content_lua = home / "content.lua"
+    content_lua.write_text(LUA_CONTENT.format(key=key, jpeg=jpeg))
+
+    env = {
+        **os.environ,
+        "TAKEDOWN_HOME": str(home),
+        "TAKEDOWN_DATABASE_URL": url,
+        "TAKEDOWN_PORT": str(args.port),
+        "TAKEDOWN_WORKERS": str(args.workers),
+        "TAKEDOWN_LOG_LEVEL": "WARNING",
+        "TAKEDOWN_KEY_CACHE_S": "60",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "takedown", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    results: dict[str, dict[str, float]] = {}
+    try:
+        wait_ready(base)
+        wrk(base, "/healthz", None, args.connections, 2)  # warm-up
+        wrk(base, "/v1/lookup", str(lookup_lua), args.connections, 2)
+        for name, path, script in (
+            ("healthz (baseline)", "/healthz", None),
+            ("lookup, 1 PDQ hash", "/v1/lookup", str(lookup_lua)),
+            ("lookup, no match", "/v1/lookup", str(unmatched_lua)),
+            ("content, 1 MP JPEG", "/v1/content", str(content_lua)),
+        ):
+            results[name] = wrk(base, path, script, args.connections, args.seconds)
+            r = results[name]
+            print(
+                f"{name:22s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                f"p99 {r['p99_ms']:6.2f} ms  non-2xx {r['non_2xx']:.0f}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+    lookup = results["lookup, 1 PDQ hash"]
+    baseline = results["healthz (baseline)"]
+    ratio = lookup["rps"] / baseline["rps"]
+    goal_met = lookup["rps"] >= 1500 and lookup["p99_ms"] <= 25
+    load_median = statistics.median(loads)
+    rows = "\n".join(
+        f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} |"
+        for name, r in results.items()
+    )
+    markdown = (
+        f"Service on loopback, {args.hashes:,}-hash bank, {args.workers} API worker process(es), "
+        f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per endpoint, same "
+        f"run.\n\n| endpoint | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|\n{rows}\n\n"
+        f"- lookup throughput = x{ratio:.2f} of the no-work baseline (`/healthz`) on the same "
+        f"server; goal >= 1,500 req/s at p99 <= 25 ms: {'met' if goal_met else 'NOT met'}.\n"
+        f"- fresh worker index load of {args.hashes:,} hashes: median {load_median:.2f} s "
+        f"(goal <= 5 s: {'met' if load_median <= 5 else 'NOT met'}); import through the "
+        f"service's path took {import_s:.1f} s."
+    )
+    print(markdown)
+    write_results(
+        "service",
+        {
+            "hashes": args.hashes,
+            "workers": args.workers,
+            "connections": args.connections,
+            "results": results,
+            "lookup_vs_baseline": ratio,
+            "index_load_s": loads,
+            "import_s": import_s,
+        },
+        markdown,
+    )
+
+
+if __name__ == "__main__":
+    main()
