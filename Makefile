@@ -1,9 +1,8 @@
 # One command to set up and run, one to set up and test (see README.md).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DIR ?= ../shared/data/photos
 
-.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy bench-index clean
+.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,9 +12,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Until the server exists, "run" hashes a folder (default: the shared test photos).
+# The service on the embedded default (SQLite and files under ./takedown-data).
 run: setup
-	$(VENV)/bin/takedown hash $(DIR)
+	$(VENV)/bin/takedown serve
 
 test: setup
 	@$(VENV)/bin/pytest -n 2 -q; rc=$$?; \
@@ -29,7 +28,7 @@ lint: setup
 
 check: lint test
 
-bench: bench-hashing bench-video bench-accuracy bench-index
+bench: bench-hashing bench-video bench-accuracy bench-index bench-service
 	$(PY) benchmarks/update_readme.py
 
 bench-hashing: setup
@@ -43,6 +42,10 @@ bench-accuracy: setup
 
 bench-index: setup
 	$(PY) benchmarks/index.py
+
+bench-service: setup
+	@command -v wrk >/dev/null || { echo "bench-service needs wrk: apt-get install wrk"; exit 1; }
+	$(PY) benchmarks/service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
