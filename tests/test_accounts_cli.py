@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from takedown.api.app import create_app
 from takedown.store.db import Database
 from takedown.store.models import Base
-from tests.service_support import make_settings
+from tests.service_support import Service, make_settings
 
 
 def _run(db_url: str, home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -94,3 +94,31 @@ def test_keys_users_tokens(db_url: str, tmp_path: Path) -> None:
     verified = _run(db_url, tmp_path, "audit", "verify")
     assert verified.returncode == 0
     assert "events" in verified.stderr
+
+
+def test_keys_and_users_through_the_api(service: Service) -> None:
+    created = service.post("/v1/keys", json={"name": "partner", "scopes": ["lookup"]})
+    assert created.status_code == 201
+    secret = created.json()["key"]
+    partner = service.headers(secret)
+    assert service.client.get("/v1/banks", headers=partner).status_code == 403
+    listed = service.get("/v1/keys").json()
+    assert all(k["key"] is None for k in listed)  # never shown again
+    user = service.post(
+        "/v1/users", json={"email": "cs@example.org", "role": "child_safety_specialist"}
+    )
+    assert user.status_code == 201
+    assert len(user.json()["password"]) >= 12
+    assert (
+        service.post("/v1/users", json={"email": "cs@example.org", "role": "legal"}).status_code
+        == 422
+    )
+    token = service.post(f"/v1/users/{user.json()['id']}/tokens").json()["key"]
+    assert service.client.get("/v1/banks", headers=service.headers(token)).status_code == 200
+    assert service.client.get("/v1/keys", headers=service.headers(token)).status_code == 403
+    revoked = service.client.delete(f"/v1/keys/{created.json()['id']}", headers=service.headers())
+    assert revoked.json()["revoked_at"] is not None
+    assert (
+        service.client.post("/v1/lookup", json={"signals": []}, headers=partner).status_code == 401
+    )
+    assert service.client.delete("/v1/keys/999999", headers=service.headers()).status_code == 404

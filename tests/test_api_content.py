@@ -193,3 +193,44 @@ def test_uploader_id_never_reaches_the_logs(service: Service, caplog: object) ->
     assert "uploader-secret-4242" not in json.dumps(
         [r.getMessage() for r in caplog.records]  # type: ignore[attr-defined]
     )
+
+
+def test_reencoded_video_is_found_by_vpdq(service: Service, shared_data: Path) -> None:
+    """The shared reference pair: a clip and a heavily compressed copy of it (different bytes,
+    so only the video hash can find it)."""
+    original = (shared_data / "videos" / "carphone_pristine.mp4").read_bytes()
+    distorted = (shared_data / "videos" / "carphone_distorted.mp4").read_bytes()
+    service.post("/v1/banks", json={"name": "videos"})
+    added = service.post(
+        "/v1/banks/videos/entries", files={"file": ("a.mp4", original, "video/mp4")}
+    )
+    assert added.status_code == 201, added.text
+
+    def found() -> list[dict[str, object]]:
+        answer = service.post("/v1/lookup", files={"file": ("b.mp4", distorted, "video/mp4")})
+        return [m for m in answer.json()["matches"] if m["bank"] == "videos"]
+
+    wait_for(lambda: bool(found()), 2, "the video entry")
+    assert [m["signal_type"] for m in found()] == ["vpdq"]
+    assert found()[0]["query_share"] >= 0.8
+    registered = service.post(
+        "/v1/content",
+        data={"content_id": "vid-1"},
+        files={"file": ("b.mp4", distorted, "video/mp4")},
+    )
+    assert registered.json()["verdict"] == "block"
+    assert registered.json()["matches"][0]["signal_type"] == "vpdq"
+
+
+def test_readiness_and_metrics(service: Service) -> None:
+    ready = service.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["indexes"] == "loaded"
+    service.post("/v1/lookup", json={"signals": [{"type": "md5", "value": "e" * 32}]})
+    metrics = service.client.get("/metrics")
+    assert metrics.status_code == 200
+    text = metrics.text
+    assert 'takedown_verdicts_total{endpoint="lookup",verdict="allow"} 1.0' in text
+    assert 'route="/v1/lookup"' in text
+    assert "takedown_outbox_lag_seconds" in text
+    assert "takedown_index_entries" in text

@@ -17,7 +17,7 @@ from takedown.actions import worker
 from takedown.api import errors
 from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.requests import BodyLimit
-from takedown.api.routes import actions, banks, ops, platform
+from takedown.api.routes import actions, admin, banks, ops, platform
 from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
 from takedown.api.state import AppState, KeyCache
 from takedown.config import Settings
@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     )
     app.state.takedown = state
     errors.install(app)
-    for router in (platform.router, banks.router, actions.router, ops.router):
+    for router in (platform.router, banks.router, actions.router, admin.router, ops.router):
         app.include_router(router)
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)

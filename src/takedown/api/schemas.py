@@ -209,3 +209,47 @@ class AuditVerifyOut(BaseModel):
     events: int
     first_bad_seq: int | None
     reason: str | None
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[
+        Literal[
+            "content:write",
+            "lookup",
+            "banks:read",
+            "banks:write",
+            "actions:read",
+            "webhooks:write",
+            "audit:read",
+            "admin",
+        ]
+    ] = Field(min_length=1)
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    user_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+    key: str | None = Field(None, description="The secret: in the create answer only.")
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+    role: Literal["admin", "reviewer", "child_safety_specialist", "legal"]
+    password: str | None = Field(None, min_length=12, max_length=1000)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    password: str | None = Field(None, description="A generated password, shown once.")
