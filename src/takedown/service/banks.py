@@ -150,9 +150,33 @@ def _rows(
         }
 
 
+_COPY_COLUMNS = (
+    "bank_id",
+    "signal_type",
+    "value",
+    "label",
+    "source",
+    "external_id",
+    "enabled",
+    "added_at",
+    "added_by",
+)
+
+
 def _insert(session: Session, rows: list[dict[str, object]]) -> None:
-    if rows:
+    """Insert a batch in the session's transaction: COPY on PostgreSQL (an import of millions
+    of hashes is otherwise bound by per-row statements), executemany on SQLite."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
         session.execute(insert(BankEntry), rows)
+        return
+    driver = connection.connection.driver_connection
+    statement = f"COPY bank_entries ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([row[column] for column in _COPY_COLUMNS])
 
 
 def add_entries(
