@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     )
     worker_poll_s: float = Field(0.2, gt=0, description="How often the worker looks for work.")
     log_level: str = Field("INFO", description="Logging level of the JSON logs.")
+    policy_file: Path | None = Field(
+        None, description="Case policy TOML overriding the packaged defaults (see README)."
+    )
+    report_rate_per_ip: float = Field(
+        20.0, gt=0, description="Reports accepted per minute from one client address."
+    )
+    report_rate_total: float = Field(
+        50.0, gt=0, description="Reports accepted per second from everyone together."
+    )
+    clock_tick_s: float = Field(1.0, gt=0, description="How often deadline clocks are checked.")
 
     @classmethod
     def settings_customise_sources(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 
 import httpx
 
 from takedown.actions.delivery import RetryPolicy, deliver_due
+from takedown.cases.policy import load_policy
 from takedown.config import Settings
+from takedown.service.cases import tick
 from takedown.store.db import Database
 
 log = logging.getLogger("takedown.worker")
@@ -24,12 +28,19 @@ def policy_from(settings: Settings) -> RetryPolicy:
 
 
 def run(db: Database, settings: Settings, stop: threading.Event) -> None:
-    """Deliver until ``stop`` is set; a database hiccup is logged and retried, never fatal."""
-    policy = policy_from(settings)
+    """Deliver webhooks and check the deadline clocks until ``stop`` is set; a database hiccup
+    is logged and retried, never fatal."""
+    retry = policy_from(settings)
+    case_policy = load_policy(settings.policy_file)
+    next_tick = 0.0
     with httpx.Client(follow_redirects=False) as client:
         while not stop.is_set():
             try:
-                busy = deliver_due(db, client, policy)
+                busy = deliver_due(db, client, retry)
+                if time.monotonic() >= next_tick:
+                    with db.write() as session:
+                        tick(session, case_policy, datetime.now(UTC))
+                    next_tick = time.monotonic() + settings.clock_tick_s
             except Exception:
                 log.exception("worker round failed; retrying")
                 busy = 0

@@ -17,9 +17,10 @@ from takedown.actions import worker
 from takedown.api import errors
 from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.requests import BodyLimit
-from takedown.api.routes import actions, admin, banks, ops, platform
+from takedown.api.routes import actions, admin, banks, cases, ops, platform, reports
 from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
-from takedown.api.state import AppState, KeyCache
+from takedown.api.state import AppState, KeyCache, RateLimiter
+from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
@@ -34,6 +35,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         index=LiveIndex(),
         metrics=Metrics(),
         keys=KeyCache(settings.key_cache_s),
+        policy=load_policy(settings.policy_file),
+        limiter=RateLimiter(settings.report_rate_per_ip, settings.report_rate_total),
     )
 
     @asynccontextmanager
@@ -63,7 +66,15 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     )
     app.state.takedown = state
     errors.install(app)
-    for router in (platform.router, banks.router, actions.router, admin.router, ops.router):
+    for router in (
+        platform.router,
+        reports.router,
+        cases.router,
+        banks.router,
+        actions.router,
+        admin.router,
+        ops.router,
+    ):
         app.include_router(router)
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
@@ -115,7 +126,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     }
     public = {"/healthz", "/readyz", "/metrics"}
     for path, operations in schema.get("paths", {}).items():
-        if path not in public:
+        if path not in public and not path.startswith("/v1/reports"):
             for operation in operations.values():
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
     components = schema["components"].setdefault("schemas", {})

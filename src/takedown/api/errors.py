@@ -13,8 +13,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.auth.accounts import AccountError
+from takedown.cases.machine import Refused
 from takedown.media import MediaError
 from takedown.service.banks import BankError, BankFileRejected
+from takedown.service.cases import CaseNotFound
+from takedown.service.reports import ReportInvalid
 from takedown.signals import InvalidSignal
 
 log = logging.getLogger("takedown.api")
@@ -108,6 +111,19 @@ def install(app: FastAPI) -> None:
                 bad_lines=exc.summary.skipped_count,
             )
         return _json(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(ReportInvalid)
+    async def _report(_: Request, exc: ReportInvalid) -> JSONResponse:
+        errors = [{"field": p.field, "message": p.message} for p in exc.problems]
+        return _json(422, "invalid_report", str(exc), errors=errors)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
+        return _json(409, exc.code, exc.message)
+
+    @app.exception_handler(CaseNotFound)
+    async def _no_case(_: Request, exc: CaseNotFound) -> JSONResponse:
+        return _json(404, "case_not_found", "no such case")
 
     @app.exception_handler(AccountError)
     async def _account(_: Request, exc: AccountError) -> JSONResponse:

@@ -223,6 +223,10 @@ class KeyIn(BaseModel):
             "actions:read",
             "webhooks:write",
             "audit:read",
+            "cases:read",
+            "cases:decide",
+            "appeals:write",
+            "trusted_flagger",
             "admin",
         ]
     ] = Field(min_length=1)
@@ -242,7 +246,7 @@ class KeyOut(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(min_length=3, max_length=320)
-    role: Literal["admin", "reviewer", "child_safety_specialist", "legal"]
+    role: Literal["admin", "reviewer", "senior_reviewer", "child_safety_specialist", "legal"]
     password: str | None = Field(None, min_length=12, max_length=1000)
 
 
@@ -253,3 +257,129 @@ class UserOut(BaseModel):
     disabled: bool
     created_at: datetime
     password: str | None = Field(None, description="A generated password, shown once.")
+
+
+class ContentRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, max_length=4096)
+    content_id: str | None = Field(None, max_length=255)
+
+
+class ReportHash(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["pdq", "md5", "sha256"]
+    value: str = Field(min_length=1, max_length=200)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field("", max_length=320)
+    phone: str = Field("", max_length=40)
+
+
+class ReportIn(BaseModel):
+    """A report (a notice) from anyone; see the README for which fields the law requires."""
+
+    model_config = ConfigDict(extra="forbid")
+    content: list[ContentRef] = Field(default_factory=list, max_length=50)
+    hashes: list[ReportHash] = Field(default_factory=list, max_length=20)
+    category: Literal[
+        "child_sexual_abuse",
+        "non_consensual_intimate_image",
+        "sexual_exploitation_or_trafficking",
+        "other",
+    ]
+    minor_depicted: Literal["yes", "no", "unsure"]
+    relationship: Literal[
+        "self",
+        "parent_or_guardian",
+        "authorised_representative",
+        "ngo",
+        "law_enforcement",
+        "other_user",
+    ]
+    description: str = Field("", max_length=5000)
+    contact: Contact | None = None
+    good_faith_statement: bool = False
+    signature: str = Field("", max_length=200)
+
+
+class ReportReceipt(BaseModel):
+    received_at: datetime
+    category: str
+    items_identified: int
+    restricted: bool
+    message: str
+
+
+class ReportAccepted(BaseModel):
+    report_id: str
+    status_token: str
+    status_url: str
+    case_id: str
+    receipt: ReportReceipt
+
+
+class ReportStatusOut(BaseModel):
+    report_id: str
+    received_at: datetime
+    status: str
+    decision: str | None
+    statement_of_reasons: dict[str, Any] | None
+    question: str
+    can_appeal: bool
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, max_length=5000)
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    state: str
+    priority: str
+    queue: str
+    category: str
+    minor_alleged: bool
+    restricted: bool
+    unresolved: bool
+    escalated: bool
+    breached: bool
+    next_due: datetime | None
+    created_at: datetime
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["violation", "no_violation", "need_more_info", "escalate"]
+    category: (
+        Literal[
+            "child_sexual_abuse",
+            "non_consensual_intimate_image",
+            "sexual_exploitation_or_trafficking",
+            "other",
+        ]
+        | None
+    ) = None
+    note: str = Field("", max_length=5000)
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=5000)
+
+
+class AppealDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["upheld", "overturned"]
+    note: str = Field("", max_length=5000)
+
+
+class DecisionOut(BaseModel):
+    decision_id: int
+    case_id: str
+    state: str
+    outcome: str
+    recommendation: bool
+    statement_of_reasons: dict[str, Any]

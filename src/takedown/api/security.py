@@ -49,6 +49,13 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller when a key is given (a trusted flagger on a public route), else None."""
+    if _secret(request) is None:
+        return None
+    return await authenticate(request)
+
+
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         principal = await authenticate(request)

@@ -13,12 +13,17 @@ class Scope(StrEnum):
     ACTIONS_READ = "actions:read"
     WEBHOOKS_WRITE = "webhooks:write"
     AUDIT_READ = "audit:read"
+    CASES_READ = "cases:read"
+    CASES_DECIDE = "cases:decide"
+    APPEALS_WRITE = "appeals:write"
+    TRUSTED_FLAGGER = "trusted_flagger"
     ADMIN = "admin"
 
 
 class Role(StrEnum):
     ADMIN = "admin"
     REVIEWER = "reviewer"
+    SENIOR_REVIEWER = "senior_reviewer"
     CHILD_SAFETY_SPECIALIST = "child_safety_specialist"
     LEGAL = "legal"
 
@@ -26,10 +31,25 @@ class Role(StrEnum):
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.CHILD_SAFETY_SPECIALIST: frozenset(
-        {Scope.LOOKUP, Scope.BANKS_READ, Scope.BANKS_WRITE, Scope.ACTIONS_READ, Scope.AUDIT_READ}
+        {
+            Scope.LOOKUP,
+            Scope.BANKS_READ,
+            Scope.BANKS_WRITE,
+            Scope.ACTIONS_READ,
+            Scope.AUDIT_READ,
+            Scope.CASES_READ,
+            Scope.CASES_DECIDE,
+        }
     ),
-    Role.REVIEWER: frozenset({Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ}),
-    Role.LEGAL: frozenset({Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.AUDIT_READ}),
+    Role.SENIOR_REVIEWER: frozenset(
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
+    ),
+    Role.REVIEWER: frozenset(
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
+    ),
+    Role.LEGAL: frozenset(
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.AUDIT_READ, Scope.CASES_READ}
+    ),
 }
 
 

@@ -186,13 +186,15 @@ def add_entries(
     *,
     actor: str,
     how: str = "api",
+    case_id: int | None = None,
 ) -> list[int]:
-    """Add validated entries (values already canonical); returns their ids."""
+    """Add validated entries (values already canonical); returns their ids. ``case_id`` ties
+    entries to the case that confirmed them (an overturned appeal disables them)."""
     serialize(session)
     now = datetime.now(UTC)
     ids = []
     for row in _rows(bank, entries, actor, now):
-        entry = BankEntry(**row)
+        entry = BankEntry(**row, case_id=case_id)
         session.add(entry)
         session.flush()
         ids.append(entry.id)

@@ -106,6 +106,7 @@ class BankEntry(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     added_by: Mapped[str] = mapped_column(String(200), default="")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None, index=True)
 
 
 class BankChange(Base):
@@ -221,3 +222,101 @@ class DeliveryAttempt(Base):
     status: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """The unit of work: reports and the content they reach, with priority, state and clocks."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    priority: Mapped[str] = mapped_column(String(2))
+    queue: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    minor_alleged: Mapped[bool] = mapped_column(Boolean, default=False)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    unresolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    takedown_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    appealed_from: Mapped[str | None] = mapped_column(String(20), default=None)
+    question: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Report(Base):
+    """A notice. Contact fields are personal data: shown only to the roles that need them."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(40))
+    minor_depicted: Mapped[str] = mapped_column(String(10))
+    relationship: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    good_faith_statement: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[str] = mapped_column(Text, default="")
+    trusted_flagger: Mapped[bool] = mapped_column(Boolean, default=False)
+    reporter_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
+    references: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseContent(Base):
+    """Content a case reaches: the reported items and the copies found by hash."""
+
+    __tablename__ = "case_content"
+    __table_args__ = (Index("ix_case_content_pair", "case_id", "content_pk", unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    content_pk: Mapped[int] = mapped_column(ForeignKey("content.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # reported | copy
+    match_type: Mapped[str] = mapped_column(String(20), default="reference")
+    distance: Mapped[float] = mapped_column(default=0.0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseClock(Base):
+    __tablename__ = "case_clocks"
+    __table_args__ = (Index("ix_case_clocks_open", "met_at", "breached_at", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column()
+    met_at: Mapped[datetime | None] = mapped_column(default=None)
+    warned: Mapped[str] = mapped_column(String(40), default="")
+    breached_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    recommendation: Mapped[bool] = mapped_column(Boolean, default=False)
+    appeal: Mapped[bool] = mapped_column(Boolean, default=False)
+    statement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    appellant: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(20), default=None)

@@ -1,0 +1,324 @@
+"""Staff case work: queues, a case's full picture, decisions, appeals. Staff tokens only (the
+role decides what is visible: P0 cases only to child-safety, senior and legal staff)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.api.errors import ApiError
+from takedown.api.schemas import (
+    MAX_ID,
+    AppealDecisionIn,
+    AppealIn,
+    CaseSummary,
+    DecisionIn,
+    DecisionOut,
+)
+from takedown.api.security import require
+from takedown.api.state import AppState, app_state
+from takedown.audit.log import record
+from takedown.auth.accounts import Principal
+from takedown.auth.scopes import Scope
+from takedown.cases.machine import Reviewer, can_view
+from takedown.cases.vocabulary import (
+    AppealOutcome,
+    Appellant,
+    Category,
+    Outcome,
+    Priority,
+    StaffRole,
+)
+from takedown.service import cases as case_service
+from takedown.service.cases import CopyHit
+from takedown.signals import InvalidSignal
+from takedown.signals.wire import from_stored
+from takedown.store.models import (
+    Appeal,
+    AuditEvent,
+    Case,
+    CaseClock,
+    CaseContent,
+    Content,
+    Decision,
+    Report,
+)
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+CONTACT_ROLES = frozenset({StaffRole.LEGAL, StaffRole.CHILD_SAFETY_SPECIALIST, StaffRole.ADMIN})
+
+
+def _staff(principal: Principal) -> Reviewer:
+    if principal.user_id is None or principal.role is None:
+        raise ApiError(403, "staff_only", "case work needs a staff token (takedown users token)")
+    return Reviewer(principal.user_id, StaffRole(principal.role.value))
+
+
+def _visible_case(session: Session, case_id: int, reviewer: Reviewer) -> Case:
+    case = case_service.get_case(session, case_id)
+    if not can_view(reviewer.role, Priority(case.priority)):
+        raise ApiError(404, "case_not_found", "no such case")  # do not confirm it exists
+    return case
+
+
+def find_copies(state: AppState, session: Session, case_id: int) -> list[CopyHit]:
+    """Every content item the case's reported items match in the content index."""
+    signals = []
+    for signal_type, value in case_service.reported_signals(session, case_id):
+        try:
+            signals.append(from_stored(signal_type, value))
+        except InvalidSignal:
+            continue
+    return [
+        CopyHit(hit.entry_id, hit.signal_type, hit.distance)
+        for hit in state.index.match_content(signals)
+    ]
+
+
+@router.get("", response_model=list[CaseSummary])
+def list_cases(
+    request: Request,
+    queue: str | None = Query(None, pattern="^(child_safety|ncii|general|senior)$"),
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = Depends(require(Scope.CASES_READ)),
+) -> list[CaseSummary]:
+    """Open cases by queue, nearest deadline first (P0 first)."""
+    reviewer = _staff(principal)
+    with app_state(request).db.read() as session:
+        return [
+            CaseSummary(
+                case_id=str(item.case.id),
+                state=item.case.state,
+                priority=item.case.priority,
+                queue=item.case.queue,
+                category=item.case.category,
+                minor_alleged=item.case.minor_alleged,
+                restricted=item.case.restricted,
+                unresolved=item.case.unresolved,
+                escalated=item.case.escalated,
+                breached=item.breached,
+                next_due=item.next_due,
+                created_at=item.case.created_at,
+            )
+            for item in case_service.queue(session, reviewer.role, queue, limit)
+        ]
+
+
+@router.get("/{case_id}")
+def get_case(
+    request: Request,
+    case_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.CASES_READ)),
+) -> dict[str, Any]:
+    """Reports, content and copies with match distances, clocks, decisions, appeals, history.
+    Reporter contacts only for the legal and child-safety roles."""
+    state = app_state(request)
+    reviewer = _staff(principal)
+    with state.db.write() as session:
+        case = _visible_case(session, case_id, reviewer)
+        record(session, principal.actor, "case.view", f"case:{case.id}", {})
+        reports = session.execute(select(Report).where(Report.case_id == case.id)).scalars()
+        items = session.execute(
+            select(CaseContent, Content)
+            .join(Content, Content.id == CaseContent.content_pk)
+            .where(CaseContent.case_id == case.id)
+            .order_by(CaseContent.id)
+        ).all()
+        clocks = session.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()
+        decisions = session.execute(
+            select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)
+        ).scalars()
+        appeals = session.execute(select(Appeal).where(Appeal.case_id == case.id)).scalars()
+        history = session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.subject == f"case:{case.id}")
+            .order_by(AuditEvent.seq)
+        ).scalars()
+        show_contact = reviewer.role in CONTACT_ROLES
+        return {
+            "case_id": str(case.id),
+            "state": case.state,
+            "priority": case.priority,
+            "queue": case.queue,
+            "category": case.category,
+            "minor_alleged": case.minor_alleged,
+            "restricted": case.restricted,
+            "unresolved": case.unresolved,
+            "escalated": case.escalated,
+            "takedown_request": case.takedown_request,
+            "question": case.question,
+            "created_at": case.created_at.isoformat(),
+            "decided_at": case.decided_at.isoformat() if case.decided_at else None,
+            "reports": [
+                {
+                    "report_id": r.public_id,
+                    "received_at": r.created_at.isoformat(),
+                    "category": r.category,
+                    "minor_depicted": r.minor_depicted,
+                    "relationship": r.relationship,
+                    "description": r.description,
+                    "references": r.references,
+                    "trusted_flagger": r.trusted_flagger,
+                    "reply": r.reply,
+                    "contact": {"email": r.contact_email, "phone": r.contact_phone}
+                    if show_contact
+                    else None,
+                }
+                for r in reports
+            ],
+            "content": [
+                {
+                    "content_id": content.content_id,
+                    "url": content.url,
+                    "kind": content.kind,
+                    "status": content.status,
+                    "role": link.role,
+                    "match_type": link.match_type,
+                    "distance": link.distance,
+                    "case_status": link.status,
+                }
+                for link, content in items
+            ],
+            "clocks": [
+                {
+                    "kind": c.kind,
+                    "started_at": c.started_at.isoformat(),
+                    "due_at": c.due_at.isoformat(),
+                    "met_at": c.met_at.isoformat() if c.met_at else None,
+                    "warned": [float(w) for w in c.warned.split(",") if w],
+                    "breached_at": c.breached_at.isoformat() if c.breached_at else None,
+                }
+                for c in clocks
+            ],
+            "decisions": [
+                {
+                    "decision_id": d.id,
+                    "reviewer": f"user:{d.reviewer_id}",
+                    "role": d.role,
+                    "outcome": d.outcome,
+                    "recommendation": d.recommendation,
+                    "appeal": d.appeal,
+                    "statement_of_reasons": d.statement,
+                    "note": d.note,
+                    "created_at": d.created_at.isoformat(),
+                }
+                for d in decisions
+            ],
+            "appeals": [
+                {
+                    "appellant": a.appellant,
+                    "reason": a.reason,
+                    "created_at": a.created_at.isoformat(),
+                    "outcome": a.outcome,
+                }
+                for a in appeals
+            ],
+            "history": [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "data": json.loads(e.data),
+                }
+                for e in history
+            ],
+        }
+
+
+def _decision_out(case: Case, decision: Decision) -> DecisionOut:
+    return DecisionOut(
+        decision_id=decision.id,
+        case_id=str(case.id),
+        state=case.state,
+        outcome=decision.outcome,
+        recommendation=decision.recommendation,
+        statement_of_reasons=decision.statement,
+    )
+
+
+@router.post("/{case_id}/decisions", response_model=DecisionOut, status_code=201)
+def decide(
+    body: DecisionIn,
+    request: Request,
+    case_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.CASES_DECIDE)),
+) -> DecisionOut:
+    """Decide a case. A violation removes the item and every copy and banks it; on a case
+    alleging a minor, a "no violation" needs a second, senior reviewer."""
+    state = app_state(request)
+    reviewer = _staff(principal)
+    with state.db.write() as session:
+        case = _visible_case(session, case_id, reviewer)
+        copies = find_copies(state, session, case.id) if body.outcome == "violation" else []
+        decision = case_service.decide(
+            session,
+            case.id,
+            reviewer,
+            Outcome(body.outcome),
+            category=Category(body.category) if body.category else None,
+            note=body.note,
+            copies=copies,
+            policy=state.policy,
+            now=state.now(),
+        )
+        return _decision_out(case, decision)
+
+
+@router.post("/{case_id}/appeals", status_code=201)
+def uploader_appeal(
+    body: AppealIn,
+    request: Request,
+    case_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.APPEALS_WRITE)),
+) -> dict[str, str]:
+    """The platform forwards its user's appeal against a removal (within 6 months)."""
+    state = app_state(request)
+    with state.db.write() as session:
+        case_service.open_appeal(
+            session,
+            case_id,
+            Appellant.UPLOADER,
+            body.reason,
+            state.policy,
+            state.now(),
+            actor=principal.actor,
+        )
+        case = case_service.get_case(session, case_id)
+        return {"case_id": str(case.id), "state": case.state}
+
+
+@router.post("/{case_id}/appeal-decision", response_model=DecisionOut, status_code=201)
+def decide_appeal(
+    body: AppealDecisionIn,
+    request: Request,
+    case_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.CASES_DECIDE)),
+) -> DecisionOut:
+    """Decide an open appeal (only a reviewer who took no part in the case)."""
+    state = app_state(request)
+    reviewer = _staff(principal)
+    with state.db.write() as session:
+        case = _visible_case(session, case_id, reviewer)
+        outcome = AppealOutcome(body.outcome)
+        copies = (
+            find_copies(state, session, case.id)
+            if outcome is AppealOutcome.OVERTURNED and case.appealed_from == "dismissed"
+            else []
+        )
+        decision = case_service.decide_appeal(
+            session,
+            case.id,
+            reviewer,
+            outcome,
+            note=body.note,
+            copies=copies,
+            policy=state.policy,
+            now=state.now(),
+        )
+        return _decision_out(case, decision)

@@ -1,0 +1,178 @@
+"""Public report intake and the reporter's private status page (no account needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from takedown.api.errors import ApiError
+from takedown.api.schemas import (
+    AppealIn,
+    MessageIn,
+    ReportAccepted,
+    ReportIn,
+    ReportReceipt,
+    ReportStatusOut,
+)
+from takedown.api.security import optional_principal
+from takedown.api.state import AppState, app_state
+from takedown.auth.scopes import Scope, allows
+from takedown.cases.validation import ReportDraft
+from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
+from takedown.service import cases as case_service
+from takedown.service import reports as report_service
+from takedown.service.reports import Reached
+from takedown.signals import AnySignal, InvalidSignal
+from takedown.signals.wire import from_stored
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+
+def _draft(body: ReportIn) -> ReportDraft:
+    return ReportDraft(
+        category=Category(body.category),
+        minor_depicted=MinorDepicted(body.minor_depicted),
+        relationship=Relationship(body.relationship),
+        content_urls=tuple(c.url.strip() for c in body.content if c.url and c.url.strip()),
+        content_ids=tuple(
+            c.content_id.strip() for c in body.content if c.content_id and c.content_id.strip()
+        ),
+        hashes=tuple((h.type, h.value.strip().lower()) for h in body.hashes),
+        description=body.description,
+        email=body.contact.email.strip() if body.contact else "",
+        phone=body.contact.phone.strip() if body.contact else "",
+        good_faith_statement=body.good_faith_statement,
+        signature=body.signature,
+    )
+
+
+def _hash_signals(body: ReportIn) -> list[AnySignal]:
+    signals = []
+    for position, item in enumerate(body.hashes):
+        try:
+            signals.append(from_stored(item.type, item.value.strip().lower()))
+        except InvalidSignal as exc:
+            raise ApiError(
+                422,
+                "invalid_report",
+                f"hashes.{position}.value: {exc}",
+                errors=[{"field": f"hashes.{position}.value", "message": str(exc)}],
+            ) from None
+    return signals
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("", response_model=ReportAccepted, status_code=201)
+async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
+    """Report content, with no account. A report of a minor in sexual content, or of known
+    child-abuse material, restricts the content in this same request."""
+    state = app_state(request)
+    principal = await optional_principal(request)
+    trusted = principal is not None and allows(principal.scopes, Scope.TRUSTED_FLAGGER)
+    if not trusted and not state.limiter.allow(_client(request)):
+        raise ApiError(429, "too_many_requests", "too many reports from here; try again shortly")
+    signals = _hash_signals(body)
+    draft = _draft(body)
+    reached: list[Reached] = []
+    child_abuse = False
+    if signals and state.index.ready:
+        reached = [
+            Reached(hit.entry_id, hit.signal_type, hit.distance)
+            for hit in state.index.match_content(signals)
+        ]
+        child_abuse = any(
+            hit.bank in state.policy.child_abuse_banks for hit in state.index.match(signals)
+        )
+    now = state.now()
+
+    def store() -> report_service.Accepted:
+        with state.db.write() as session:
+            return report_service.submit(
+                session,
+                draft,
+                state.policy,
+                reached=reached,
+                child_abuse_match=child_abuse,
+                trusted_flagger=trusted,
+                reporter_key_id=principal.key_id if principal else None,
+                now=now,
+            )
+
+    accepted = await run_in_threadpool(store)
+    status_url = f"{state.settings.base_url}/v1/reports/status/{accepted.status_token}"
+    return ReportAccepted(
+        report_id=accepted.report_id,
+        status_token=accepted.status_token,
+        status_url=status_url,
+        case_id=str(accepted.case_id),
+        receipt=ReportReceipt(
+            received_at=now,
+            category=draft.category.value,
+            items_identified=len(draft.content_urls) + len(draft.content_ids) + len(draft.hashes),
+            restricted=accepted.restricted,
+            message=(
+                "Received. The content has been restricted while a person reviews it."
+                if accepted.restricted
+                else "Received. A person will review it within the deadlines on our report page."
+            ),
+        ),
+    )
+
+
+def _status(state: AppState, token: str) -> ReportStatusOut:
+    with state.db.read() as session:
+        try:
+            found = case_service.status(session, token, state.policy, state.now())
+        except case_service.CaseNotFound:
+            raise ApiError(404, "report_not_found", "no report has that status link") from None
+    return ReportStatusOut(
+        report_id=found.report_id,
+        received_at=found.received_at,
+        status=found.status,
+        decision=found.decision,
+        statement_of_reasons=found.statement,
+        question=found.question,
+        can_appeal=found.can_appeal,
+    )
+
+
+@router.get("/status/{token}", response_model=ReportStatusOut)
+def report_status(token: str, request: Request) -> ReportStatusOut:
+    """The state and decision of the case this report is part of; nothing about others."""
+    return _status(app_state(request), token)
+
+
+@router.post("/status/{token}/reply", response_model=ReportStatusOut)
+def reply(token: str, body: MessageIn, request: Request) -> ReportStatusOut:
+    """Answer the reviewer's question (when the status says need_more_information)."""
+    state = app_state(request)
+    with state.db.write() as session:
+        try:
+            case_service.reply(session, token, body.message, state.now())
+        except case_service.CaseNotFound:
+            raise ApiError(404, "report_not_found", "no report has that status link") from None
+    return _status(state, token)
+
+
+@router.post("/status/{token}/appeal", response_model=ReportStatusOut)
+def reporter_appeal(token: str, body: AppealIn, request: Request) -> ReportStatusOut:
+    """Appeal a dismissal (within 6 months); a reviewer who took no part decides."""
+    state = app_state(request)
+    with state.db.write() as session:
+        try:
+            report = case_service.report_for_token(session, token)
+        except case_service.CaseNotFound:
+            raise ApiError(404, "report_not_found", "no report has that status link") from None
+        case_service.open_appeal(
+            session,
+            report.case_id,
+            Appellant.REPORTER,
+            body.reason,
+            state.policy,
+            state.now(),
+            actor="reporter",
+        )
+    return _status(state, token)
