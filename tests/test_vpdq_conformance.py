@@ -10,7 +10,7 @@ from takedown.media import FrameSampling
 from takedown.signals import HashOptions, VideoSignal, get, hash_bytes
 from takedown.signals.pdq import hamming
 
-NATIVE = HashOptions(fast=False, video=FrameSampling(fps=None))
+NATIVE = HashOptions(fast=False, trim=False, mirror_video=False, video=FrameSampling(fps=None))
 REFERENCE = Path(__file__).resolve().parents[2] / "shared/data/reference/vpdq"
 VIDEOS = sorted((REFERENCE / "videos").glob("*.mp4")) if REFERENCE.is_dir() else []
 

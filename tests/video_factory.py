@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,3 +56,46 @@ def make_long_header_video(path: Path, hours: float = 10) -> bytes:
         for packet in stream.encode():
             out.mux(packet)
     return path.read_bytes()
+
+
+def transform_video(
+    source: Path,
+    path: Path,
+    change: Callable[[np.ndarray], np.ndarray] = lambda rgb: rgb,
+    *,
+    scale: float = 1.0,
+    crf: int = 23,
+) -> bytes:
+    """Re-encode a real video as a reposter would: each frame changed by ``change`` (mirror,
+    border...), resized by ``scale``, at quality ``crf`` (higher is worse)."""
+    with av.open(str(source)) as src:
+        stream_in = src.streams.video[0]
+        rate = stream_in.average_rate or Fraction(25)
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(stream_in)]
+    first = change(frames[0])
+    height, width = first.shape[:2]
+    width, height = (int(width * scale) // 2 * 2, int(height * scale) // 2 * 2)
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("h264", rate=rate, options={"crf": str(crf)})
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(change(rgb)), format="rgb24")
+            frame = frame.reformat(width=width, height=height)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def mirror(rgb: np.ndarray) -> np.ndarray:
+    return rgb[:, ::-1]
+
+
+def black_border(rgb: np.ndarray, share: float = 0.12) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    top, side = int(height * share), int(width * share)
+    out = np.zeros((height + 2 * top, width + 2 * side, 3), dtype=rgb.dtype)
+    out[top : top + height, side : side + width] = rgb
+    return out

@@ -84,9 +84,16 @@ class VideoSignal:
 
     type: str
     frames: tuple[FrameHash, ...]
+    variant: Variant | None = None
+    transform: str | None = None  # "mirror" for the horizontally flipped frames
 
     def to_json(self) -> dict[str, object]:
-        return {"type": self.type, "frames": [f.to_json() for f in self.frames]}
+        out: dict[str, object] = {"type": self.type, "frames": [f.to_json() for f in self.frames]}
+        if self.variant is not None:
+            out["variant"] = self.variant.value
+        if self.transform is not None:
+            out["transform"] = self.transform
+        return out
 
 
 AnySignal = Signal | VideoSignal
@@ -108,6 +115,7 @@ class HashOptions:
     fast: bool = True
     trim: bool = True
     dihedral: bool = False
+    mirror_video: bool = True  # also hash videos' frames flipped (a mirrored repost is common)
     crops: bool = False
     """Also hash fixed crops of the image (see ``media.crops``): for bank entries, so that a
     cropped re-post still matches; too many hashes per item for the content index."""

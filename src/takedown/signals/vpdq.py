@@ -11,13 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from takedown.media import MediaKind, iter_video_frames
+from takedown.media.borders import crop, find_content
 from takedown.signals.base import (
     AnySignal,
     Comparison,
     FrameHash,
     InvalidSignal,
     MediaItem,
+    Variant,
     VideoSignal,
 )
 from takedown.signals.pdq import DEFAULT_THRESHOLD, PDQ, hash_rgb
@@ -88,11 +92,34 @@ class VpdqSignal:
     default_threshold: ClassVar[int] = DEFAULT_THRESHOLD
 
     def hash_media(self, item: MediaItem) -> list[AnySignal]:
-        frames = tuple(
-            FrameHash(*hash_rgb(frame.rgb), timestamp=frame.timestamp)
-            for frame in iter_video_frames(item.data, item.options.limits, item.options.video)
-        )
-        return [VideoSignal(self.name, frames)]
+        """The video's frames as sampled; with ``trim``, a trimmed variant when most frames
+        carry a border (letterbox, a frame added by a reposter), each frame trimmed on its
+        own; with ``mirror_video``, the frames flipped, so that a mirrored repost is found."""
+        options = item.options
+        frames: list[FrameHash] = []
+        trimmed: list[FrameHash] = []
+        mirrored: list[FrameHash] = []
+        bordered = 0
+        for frame in iter_video_frames(item.data, options.limits, options.video):
+            original = FrameHash(*hash_rgb(frame.rgb), timestamp=frame.timestamp)
+            frames.append(original)
+            if options.trim:
+                boxes = find_content(frame.rgb)
+                if boxes:
+                    bordered += 1
+                    inner = np.ascontiguousarray(crop(frame.rgb, boxes[-1]))
+                    trimmed.append(FrameHash(*hash_rgb(inner), timestamp=frame.timestamp))
+                else:
+                    trimmed.append(original)
+            if options.mirror_video:
+                flipped = np.ascontiguousarray(frame.rgb[:, ::-1])
+                mirrored.append(FrameHash(*hash_rgb(flipped), timestamp=frame.timestamp))
+        signals: list[AnySignal] = [VideoSignal(self.name, tuple(frames))]
+        if frames and bordered * 2 >= len(frames):
+            signals.append(VideoSignal(self.name, tuple(trimmed), variant=Variant.TRIMMED))
+        if mirrored:
+            signals.append(VideoSignal(self.name, tuple(mirrored), transform="mirror"))
+        return signals
 
     def parse(self, value: str) -> str:
         """Validate a serialized vPDQ signal (see :func:`parse_frames`); canonical form back."""
