@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from takedown.api.app import create_app
-from takedown.auth.accounts import create_key
-from takedown.auth.scopes import Scope
+from takedown.auth.accounts import create_key, create_user, create_user_token
+from takedown.auth.scopes import Role, Scope
 from takedown.config import Settings
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
@@ -104,6 +105,20 @@ class Service:
     def key(self, *scopes: Scope) -> str:
         with self.db.write() as session:
             return create_key(session, "test", frozenset(scopes), actor="test")[1]
+
+    def staff(self, role: str, email: str | None = None) -> str:
+        """A staff member's API token (a new user with ``role``)."""
+        address = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+        with self.db.write() as session:
+            create_user(session, address, Role(role), "a long test password", actor="test")
+            return create_user_token(session, address, actor="test")[1]
+
+    def set_now(self, moment: datetime) -> None:
+        """Move the service's clock (deadline tests never sleep)."""
+        self.client.app.state.takedown.now = lambda: moment  # type: ignore[attr-defined]
+
+    def as_(self, token: str, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.request(method, path, headers=self.headers(token), **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> Any:
         headers = {**self.headers(), **kwargs.pop("headers", {})}

@@ -127,6 +127,35 @@ def _open_case_for(session: Session, content_pks: Sequence[int]) -> Case | None:
     ).scalar_one_or_none()
 
 
+def _references(references: dict[str, object]) -> set[str]:
+    keys: set[str] = set()
+    for name in ("urls", "content_ids"):
+        values = references.get(name)
+        if isinstance(values, list):
+            keys.update(f"{name}:{v}" for v in values)
+    return keys
+
+
+def _open_unresolved_case_for(session: Session, draft: ReportDraft) -> Case | None:
+    """An unresolved open case already reported with one of the same links or ids."""
+    wanted = {f"urls:{u}" for u in draft.content_urls} | {
+        f"content_ids:{c}" for c in draft.content_ids
+    }
+    if not wanted:
+        return None
+    rows = session.execute(
+        select(Case, Report.references)
+        .join(Report, Report.case_id == Case.id)
+        .where(Case.unresolved.is_(True), Case.state.in_(list(OPEN_STATES)))
+        .order_by(Case.id)
+    ).all()
+    for row in rows:
+        found: Case = row[0]
+        if wanted & _references(row[1]):
+            return found
+    return None
+
+
 def submit(
     session: Session,
     draft: ReportDraft,
@@ -155,7 +184,9 @@ def submit(
         trusted_flagger=trusted_flagger,
     )
     content_pks = sorted({r.content_pk for r in reached})
-    case = _open_case_for(session, content_pks)
+    case = _open_case_for(session, content_pks) or (
+        None if content_pks else _open_unresolved_case_for(session, draft)
+    )
     minor = draft.minor_depicted in (MinorDepicted.YES, MinorDepicted.UNSURE)
     if case is None:
         case = Case(

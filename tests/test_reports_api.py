@@ -1,0 +1,264 @@
+"""Reports and cases over the API, on SQLite and PostgreSQL: intake rules, restriction in the
+same request, dedupe into the open case, status privacy, the rate limit, clocks (warning,
+breach, escalation) with a moved clock, the two-person rule, appeals both ways, visibility."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from takedown.cases.policy import load_policy
+from takedown.service.cases import tick
+from takedown.signals import Signal
+from takedown.store.models import CaseClock
+from tests.service_support import Service, make_settings, running_service, wait_for
+
+MD5 = "5d41402abc4b2a76b9719d911017c592"
+PDQ = "f" * 32 + "0" * 32
+
+
+def _content(service: Service, content_id: str, md5: str = MD5, uploader: str = "u-1") -> None:
+    answer = service.post(
+        "/v1/content",
+        json={
+            "content_id": content_id,
+            "uploader_id": uploader,
+            "url": f"https://photos.example/p/{content_id}",
+            "signals": [{"type": "md5", "value": md5}, {"type": "pdq", "value": PDQ}],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def _report(service: Service, **fields: Any) -> Any:
+    body: dict[str, Any] = {
+        "content": [{"url": "https://photos.example/p/post-1"}],
+        "category": "child_sexual_abuse",
+        "minor_depicted": "yes",
+        "relationship": "parent_or_guardian",
+        "description": "my son",
+    }
+    body.update(fields)
+    return service.client.post("/v1/reports", json=body)
+
+
+def _actions(service: Service) -> list[tuple[str, str | None]]:
+    return [(a["action"], a["content_id"]) for a in service.get("/v1/actions").json()["actions"]]
+
+
+def test_minor_report_restricts_in_the_same_request(service: Service) -> None:
+    _content(service, "post-1")
+    answer = _report(service)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["receipt"]["restricted"] is True
+    assert len(body["status_token"]) >= 32  # >= 128 random bits
+    assert body["status_url"].endswith(body["status_token"])
+    assert ("restrict", "post-1") in _actions(service)
+    status = service.client.get(f"/v1/reports/status/{body['status_token']}").json()
+    assert status["status"] == "restricted_pending_review"
+    assert status["decision"] is None
+    # a second report on the same content joins the open case
+    second = _report(service, content=[{"content_id": "post-1"}], relationship="ngo")
+    assert second.json()["case_id"] == body["case_id"]
+    assert service.client.get("/v1/reports/status/not-a-token").status_code == 404
+
+
+def test_validation_names_the_field(service: Service) -> None:
+    ncii = _report(service, category="non_consensual_intimate_image", minor_depicted="no")
+    assert ncii.status_code == 422
+    assert ncii.json()["code"] == "invalid_report"
+    fields = {e["field"] for e in ncii.json()["errors"]}
+    assert fields == {"signature", "good_faith_statement", "contact"}
+    nothing = _report(service, content=[])
+    assert {e["field"] for e in nothing.json()["errors"]} == {"content"}
+    bad_enum = _report(service, relationship="cousin")
+    assert bad_enum.status_code == 422 and "relationship" in bad_enum.json()["message"]
+    bad_hash = _report(service, content=[], hashes=[{"type": "pdq", "value": "abc"}])
+    assert bad_hash.json()["errors"][0]["field"] == "hashes.0.value"
+    valid = _report(
+        service,
+        category="non_consensual_intimate_image",
+        minor_depicted="no",
+        relationship="self",
+        contact={"email": "me@example.org"},
+        good_faith_statement=True,
+        signature="Jane Roe",
+        content=[{"url": "https://elsewhere.example/x"}],
+    )
+    assert valid.status_code == 201  # unresolved, but never dropped
+    staff = service.staff("child_safety_specialist")
+    case = service.as_(staff, "GET", f"/v1/cases/{valid.json()['case_id']}").json()
+    assert case["unresolved"] is True and case["takedown_request"] is True
+    assert case["reports"][0]["contact"] == {"email": "me@example.org", "phone": ""}
+    reviewer = service.staff("reviewer")
+    seen = service.as_(reviewer, "GET", f"/v1/cases/{valid.json()['case_id']}").json()
+    assert seen["reports"][0]["contact"] is None  # personal data only for the roles that need it
+
+
+def test_report_by_hash_reaches_content(service: Service) -> None:
+    _content(service, "post-9", md5="a" * 32)
+    index = service.client.app.state.takedown.index  # type: ignore[attr-defined]
+    wait_for(lambda: bool(index.match_content([Signal("md5", "a" * 32)])), 2, "content index")
+    answer = _report(service, content=[], hashes=[{"type": "md5", "value": "a" * 32}])
+    assert answer.status_code == 201
+    assert answer.json()["receipt"]["restricted"] is True
+    assert ("restrict", "post-9") in _actions(service)
+
+
+def test_rate_limit(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, db_url, report_rate_per_ip=4, report_rate_total=100)
+    with running_service(settings) as service:
+        codes = [_report(service).status_code for _ in range(6)]
+        assert codes[:2] == [201, 201]
+        assert codes[-1] == 429
+        accepted = codes.count(201)
+        staff = service.staff("admin")
+        cases = service.as_(staff, "GET", "/v1/cases").json()
+        assert len(cases) == 1  # all accepted reports joined one case: nothing lost
+        case = service.as_(staff, "GET", f"/v1/cases/{cases[0]['case_id']}").json()
+        assert len(case["reports"]) == accepted
+
+
+def test_clocks_warn_breach_and_escalate(service: Service) -> None:
+    start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    service.set_now(start)
+    _content(service, "post-1")
+    case_id = int(_report(service).json()["case_id"])
+    policy = load_policy()
+
+    def run_tick(at: datetime) -> int:
+        with service.db.write() as session:
+            return tick(session, policy, at)
+
+    with service.db.read() as session:
+        clocks = {
+            c.kind: c
+            for c in session.execute(
+                select(CaseClock).where(CaseClock.case_id == case_id)
+            ).scalars()
+        }
+    assert clocks["restrict"].met_at == start  # restricted in the same request
+    assert run_tick(start + timedelta(minutes=10)) == 0
+    assert run_tick(start + timedelta(minutes=31)) == 1  # first review at 50%
+    assert run_tick(start + timedelta(minutes=46)) == 1  # 75%
+    assert run_tick(start + timedelta(minutes=61)) == 1  # breach
+    specialist = service.staff("child_safety_specialist")
+    senior = service.as_(specialist, "GET", "/v1/cases", params={"queue": "senior"}).json()
+    assert [c["case_id"] for c in senior] == [str(case_id)]
+    assert senior[0]["breached"] is True
+    history = service.as_(specialist, "GET", f"/v1/cases/{case_id}").json()["history"]
+    assert [e["action"] for e in history if e["action"].startswith("clock.")] == [
+        "clock.warning",
+        "clock.warning",
+        "clock.breach",
+    ]
+
+
+def test_two_person_rule_and_removal(service: Service) -> None:
+    _content(service, "post-1")
+    _content(service, "repost-1", uploader="u-2")  # same md5: an exact copy
+    case_id = _report(service).json()["case_id"]
+    first = service.staff("child_safety_specialist")
+    second = service.staff("child_safety_specialist")
+    reviewer = service.staff("reviewer")
+    assert service.as_(reviewer, "GET", f"/v1/cases/{case_id}").status_code == 404
+    assert service.as_(reviewer, "GET", "/v1/cases").json() == []
+    recommended = service.as_(
+        first, "POST", f"/v1/cases/{case_id}/decisions", json={"outcome": "no_violation"}
+    )
+    assert recommended.status_code == 201
+    assert recommended.json()["state"] == "second_review"
+    assert recommended.json()["recommendation"] is True
+    again = service.as_(
+        first, "POST", f"/v1/cases/{case_id}/decisions", json={"outcome": "no_violation"}
+    )
+    assert again.status_code == 409 and again.json()["code"] == "second_reviewer_required"
+    assert ("restore", "post-1") not in _actions(service)
+    confirmed = service.as_(
+        second,
+        "POST",
+        f"/v1/cases/{case_id}/decisions",
+        json={"outcome": "violation", "note": "seen"},
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    assert confirmed.json()["state"] == "actioned"
+    assert confirmed.json()["statement_of_reasons"]["decision"] == "removal"
+    actions = _actions(service)
+    assert ("remove", "post-1") in actions and ("remove", "repost-1") in actions
+    kinds = [a for a, _ in actions]
+    assert "suspend_account" in kinds and "block_hash" in kinds and "notify" in kinds
+    md5 = {"signals": [{"type": "md5", "value": MD5}]}
+    wait_for(lambda: service.post("/v1/lookup", json=md5).json()["verdict"] == "block", 2, "bank")
+    reupload = service.post("/v1/content", json={"content_id": "again-1", **md5})
+    assert reupload.json()["verdict"] == "block"  # in confirmed-child_sexual_abuse now
+
+
+def test_appeals_both_ways(service: Service) -> None:
+    _content(service, "post-1")
+    body = _report(service, category="other", minor_depicted="no", relationship="other_user").json()
+    case_id, token = body["case_id"], body["status_token"]
+    reviewer = service.staff("reviewer")
+    other = service.staff("reviewer")
+    dismissed = service.as_(
+        reviewer, "POST", f"/v1/cases/{case_id}/decisions", json={"outcome": "no_violation"}
+    )
+    assert dismissed.json()["state"] == "dismissed"
+    status = service.client.get(f"/v1/reports/status/{token}").json()
+    assert status["status"] == "no_violation_found" and status["can_appeal"] is True
+    assert status["statement_of_reasons"]["redress"]
+    appealed = service.client.post(
+        f"/v1/reports/status/{token}/appeal", json={"reason": "it is mine"}
+    )
+    assert appealed.json()["status"] == "in_appeal"
+    took_part = service.as_(
+        reviewer, "POST", f"/v1/cases/{case_id}/appeal-decision", json={"outcome": "overturned"}
+    )
+    assert took_part.json()["code"] == "reviewer_took_part"
+    overturned = service.as_(
+        other, "POST", f"/v1/cases/{case_id}/appeal-decision", json={"outcome": "overturned"}
+    )
+    assert overturned.json()["state"] == "actioned"
+    assert ("remove", "post-1") in _actions(service)
+    # now the uploader appeals the removal, through the platform
+    platform = service.key(
+        __import__("takedown.auth.scopes", fromlist=["Scope"]).Scope.APPEALS_WRITE
+    )
+    appeal = service.as_(
+        platform, "POST", f"/v1/cases/{case_id}/appeals", json={"reason": "satire"}
+    )
+    assert appeal.status_code == 201 and appeal.json()["state"] == "in_appeal"
+    third = service.staff("senior_reviewer")
+    restored = service.as_(
+        third, "POST", f"/v1/cases/{case_id}/appeal-decision", json={"outcome": "overturned"}
+    )
+    assert restored.json()["state"] == "dismissed"
+    assert ("restore", "post-1") in _actions(service)
+    entries = service.get("/v1/banks/confirmed-other/entries").json()
+    assert entries and not any(e["enabled"] for e in entries)  # unbanked
+    md5 = {"signals": [{"type": "md5", "value": MD5}]}
+    wait_for(lambda: service.post("/v1/lookup", json=md5).json()["verdict"] == "allow", 2, "unbank")
+    reupload = service.post("/v1/content", json={"content_id": "again-2", **md5})
+    assert reupload.json()["verdict"] == "allow"
+
+
+def test_need_more_info_round_trip(service: Service) -> None:
+    _content(service, "post-1")
+    body = _report(service, category="other", minor_depicted="no", relationship="other_user").json()
+    reviewer = service.staff("reviewer")
+    asked = service.as_(
+        reviewer,
+        "POST",
+        f"/v1/cases/{body['case_id']}/decisions",
+        json={"outcome": "need_more_info", "note": "Which account posted it first?"},
+    )
+    assert asked.json()["state"] == "awaiting_info"
+    status = service.client.get(f"/v1/reports/status/{body['status_token']}").json()
+    assert status["question"] == "Which account posted it first?"
+    replied = service.client.post(
+        f"/v1/reports/status/{body['status_token']}/reply", json={"message": "user @x"}
+    )
+    assert replied.json()["status"] == "under_review"
