@@ -221,7 +221,8 @@ def _apply(
     now: datetime,
     reviewer: Reviewer,
 ) -> int:
-    """Carry out a ruling's effects; returns how many items were removed."""
+    """Carry out a ruling's effects; returns how many copies (beyond the reported items) were
+    removed."""
     removed = 0
     effects = set(ruling.effects)
     if Effect.REMOVE_ALL in effects:
@@ -286,8 +287,10 @@ def _remove_all(
     reviewer: Reviewer,
 ) -> int:
     """Remove the reported items and every close copy; restrict the farther ones for a quick
-    confirm; bank the reported items' signals so that a re-upload is blocked."""
-    remove: set[int] = set(reported_pks(session, case.id))
+    confirm; bank the reported items' signals so that a re-upload is blocked. Returns how many
+    copies were removed."""
+    reported = set(reported_pks(session, case.id))
+    remove: set[int] = set(reported)
     review: set[int] = set()
     for hit in copies:
         if hit.content_pk in remove:
@@ -322,7 +325,7 @@ def _remove_all(
             )
             content.status = "removed"
             content.updated_at = now
-            removed += 1
+            removed += content.id not in reported
         if content.id in links:
             links[content.id].status = "removed"
     if review:
