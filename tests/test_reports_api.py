@@ -262,3 +262,100 @@ def test_need_more_info_round_trip(service: Service) -> None:
         f"/v1/reports/status/{body['status_token']}/reply", json={"message": "user @x"}
     )
     assert replied.json()["status"] == "under_review"
+
+
+def _pdq_content(service: Service, content_id: str, pdq: str) -> None:
+    answer = service.post(
+        "/v1/content",
+        json={
+            "content_id": content_id,
+            "url": f"https://photos.example/p/{content_id}",
+            "signals": [{"type": "pdq", "value": pdq}],
+        },
+    )
+    assert answer.status_code == 201
+
+
+def _flip(value: str, bits: int) -> str:
+    number = int(value, 16) ^ ((1 << bits) - 1)
+    return f"{number:064x}"
+
+
+def test_copy_reports_join_and_far_copies_get_a_quick_confirm(service: Service) -> None:
+    base = "a5" * 32
+    _pdq_content(service, "orig", base)
+    _pdq_content(service, "near", _flip(base, 8))  # removed with the item
+    _pdq_content(service, "far", _flip(base, 30))  # 22 bits from "near": a quick look
+    index = service.client.app.state.takedown.index  # type: ignore[attr-defined]
+    wait_for(lambda: index.sizes()["_content"] >= 3, 2, "content index")
+    first = _report(service, content=[{"content_id": "orig"}]).json()
+    joined = _report(service, content=[{"content_id": "near"}], relationship="ngo").json()
+    assert joined["case_id"] == first["case_id"]  # a report on a copy joins the open case
+    specialist = service.staff("child_safety_specialist")
+    case_id = first["case_id"]
+    service.as_(specialist, "POST", f"/v1/cases/{case_id}/decisions", json={"outcome": "violation"})
+    actions = _actions(service)
+    assert ("remove", "near") in actions and ("restrict", "far") in actions
+    assert ("remove", "far") not in actions
+    case = service.as_(specialist, "GET", f"/v1/cases/{case_id}").json()
+    far = next(c for c in case["content"] if c["content_id"] == "far")
+    assert far["case_status"] == "needs_confirm" and far["distance"] == 22
+    settled = service.as_(
+        specialist, "POST", f"/v1/cases/{case_id}/copies/far", json={"decision": "remove"}
+    )
+    assert settled.json()["status"] == "removed"
+    assert ("remove", "far") in _actions(service)
+    again = service.as_(
+        specialist, "POST", f"/v1/cases/{case_id}/copies/far", json={"decision": "remove"}
+    )
+    assert again.status_code == 409
+
+
+def test_trusted_flagger_priority_and_no_rate_limit(db_url: str, tmp_path: Path) -> None:
+    from takedown.auth.scopes import Scope
+
+    settings = make_settings(tmp_path, db_url, report_rate_per_ip=2)
+    with running_service(settings) as service:
+        flagger = service.key(Scope.TRUSTED_FLAGGER)
+        body = {
+            "content": [{"url": "https://elsewhere.example/spam"}],
+            "category": "other",
+            "minor_depicted": "no",
+            "relationship": "ngo",
+        }
+        codes = [
+            service.client.post(
+                "/v1/reports", json=body, headers=service.headers(flagger)
+            ).status_code
+            for _ in range(5)
+        ]
+        assert codes == [201] * 5
+        staff = service.staff("admin")
+        case = service.as_(staff, "GET", "/v1/cases").json()[0]
+        assert case["priority"] == "P1"  # P2 moved up for a trusted flagger (DSA art. 22)
+        bad_key = service.client.post(
+            "/v1/reports", json=body, headers={"Authorization": "Bearer td_wrong"}
+        )
+        assert bad_key.status_code == 401
+
+
+def test_p0_restriction_reaches_the_webhook_within_a_second(db_url: str, tmp_path: Path) -> None:
+    import time
+
+    from takedown.actions.signing import verify
+    from tests.service_support import Receiver
+
+    settings = make_settings(tmp_path, db_url, background_worker=True)
+    with Receiver().running() as receiver, running_service(settings) as service:
+        secret = service.post("/v1/webhooks", json={"url": receiver.url}).json()["secret"]
+        _content(service, "post-1")
+        started = time.monotonic()
+        assert _report(service).status_code == 201
+        took = wait_for(
+            lambda: any(r.json["action"] == "restrict" for r in receiver.received), 5, "webhook"
+        )
+        took = time.monotonic() - started
+        got = next(r for r in receiver.received if r.json["action"] == "restrict")
+        assert verify(secret, got.headers["Takedown-Signature"], got.body)
+        print(f"report accepted -> restrict webhook received: {took * 1000:.0f} ms")
+        assert took <= 1.0

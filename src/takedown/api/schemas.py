@@ -383,3 +383,8 @@ class DecisionOut(BaseModel):
     outcome: str
     recommendation: bool
     statement_of_reasons: dict[str, Any]
+
+
+class CopyDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["remove", "restore"]

@@ -99,16 +99,6 @@ def reported_pks(session: Session, case_id: int) -> list[int]:
     )
 
 
-def reported_signals(session: Session, case_id: int) -> list[tuple[str, str]]:
-    """(type, value) of every signal of the case's reported items: what copies are sought by."""
-    rows = session.execute(
-        select(ContentSignal.signal_type, ContentSignal.value)
-        .join(CaseContent, CaseContent.content_pk == ContentSignal.content_pk)
-        .where(CaseContent.case_id == case_id, CaseContent.role == "reported")
-    ).all()
-    return [(r[0], r[1]) for r in rows]
-
-
 def decide(
     session: Session,
     case_id: int,
@@ -332,6 +322,33 @@ def _remove_all(
         restrict_content(session, case, sorted(review), now, reason="possible_copy")
     _bank(session, case, reviewer)
     return removed
+
+
+def settle_copy(
+    session: Session, case: Case, content_id: str, remove: bool, reviewer: Reviewer, now: datetime
+) -> str:
+    """Decide a possible copy the confirmation restricted for a quick look."""
+    serialize(session)
+    row = session.execute(
+        select(CaseContent, Content)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .where(CaseContent.case_id == case.id, Content.content_id == content_id)
+    ).first()
+    if row is None or row[0].status != "needs_confirm":
+        raise Refused("not_a_pending_copy", "that item is not a possible copy awaiting a look")
+    link, content = row[0], row[1]
+    kind = ActionKind.REMOVE if remove else ActionKind.RESTORE
+    emit(session, kind, content_id=content.content_id, case_id=str(case.id), reason="copy_review")
+    content.status = link.status = "removed" if remove else "restored"
+    content.updated_at = now
+    record(
+        session,
+        f"user:{reviewer.user_id}",
+        "case.copy_remove" if remove else "case.copy_restore",
+        f"case:{case.id}",
+        {"content": content.content_id},
+    )
+    return link.status
 
 
 def confirmed_bank_name(category: str) -> str:

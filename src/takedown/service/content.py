@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
 from takedown.service.live_index import BankHit, EntryInfo
-from takedown.signals import AnySignal
-from takedown.signals.wire import stored_value
+from takedown.signals import AnySignal, InvalidSignal
+from takedown.signals.wire import from_stored, stored_value
 from takedown.store.db import serialize
 from takedown.store.models import Content, ContentSignal, utcnow
 
@@ -175,3 +175,21 @@ def update(
                 )
     content.updated_at = utcnow()
     return content
+
+
+def signals_of(session: Session, content_pks: Sequence[int]) -> list[AnySignal]:
+    """The stored signals of content items, read back (unreadable ones skipped)."""
+    if not content_pks:
+        return []
+    rows = session.execute(
+        select(ContentSignal.signal_type, ContentSignal.value).where(
+            ContentSignal.content_pk.in_(list(content_pks))
+        )
+    ).all()
+    signals: list[AnySignal] = []
+    for signal_type, value in rows:
+        try:
+            signals.append(from_stored(signal_type, value))
+        except InvalidSignal:
+            continue
+    return signals

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -162,6 +162,7 @@ def submit(
     policy: Policy,
     *,
     reached: Sequence[Reached] = (),
+    related: Callable[[Session, Sequence[int]], Sequence[int]] | None = None,
     child_abuse_match: bool = False,
     trusted_flagger: bool,
     reporter_key_id: int | None,
@@ -184,7 +185,9 @@ def submit(
         trusted_flagger=trusted_flagger,
     )
     content_pks = sorted({r.content_pk for r in reached})
-    case = _open_case_for(session, content_pks) or (
+    # copies of the reported items (found by hash) lead to the open case about any of them
+    nearby = sorted(set(content_pks) | set(related(session, content_pks) if related else ()))
+    case = _open_case_for(session, nearby) or (
         None if content_pks else _open_unresolved_case_for(session, draft)
     )
     minor = draft.minor_depicted in (MinorDepicted.YES, MinorDepicted.UNSURE)

@@ -16,6 +16,7 @@ from takedown.api.schemas import (
     AppealDecisionIn,
     AppealIn,
     CaseSummary,
+    CopyDecisionIn,
     DecisionIn,
     DecisionOut,
 )
@@ -35,8 +36,7 @@ from takedown.cases.vocabulary import (
 )
 from takedown.service import cases as case_service
 from takedown.service.cases import CopyHit
-from takedown.signals import InvalidSignal
-from takedown.signals.wire import from_stored
+from takedown.service.content import signals_of
 from takedown.store.models import (
     Appeal,
     AuditEvent,
@@ -68,12 +68,7 @@ def _visible_case(session: Session, case_id: int, reviewer: Reviewer) -> Case:
 
 def find_copies(state: AppState, session: Session, case_id: int) -> list[CopyHit]:
     """Every content item the case's reported items match in the content index."""
-    signals = []
-    for signal_type, value in case_service.reported_signals(session, case_id):
-        try:
-            signals.append(from_stored(signal_type, value))
-        except InvalidSignal:
-            continue
+    signals = signals_of(session, case_service.reported_pks(session, case_id))
     return [
         CopyHit(hit.entry_id, hit.signal_type, hit.distance)
         for hit in state.index.match_content(signals)
@@ -322,3 +317,23 @@ def decide_appeal(
             now=state.now(),
         )
         return _decision_out(case, decision)
+
+
+@router.post("/{case_id}/copies/{content_id}", status_code=200)
+def confirm_copy(
+    body: CopyDecisionIn,
+    request: Request,
+    content_id: str,
+    case_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.CASES_DECIDE)),
+) -> dict[str, str]:
+    """The quick confirm of a possible copy (PDQ distance 17..31): ``remove`` it as a copy of
+    the confirmed item, or ``restore`` it as unrelated."""
+    state = app_state(request)
+    reviewer = _staff(principal)
+    with state.db.write() as session:
+        case = _visible_case(session, case_id, reviewer)
+        status = case_service.settle_copy(
+            session, case, content_id, body.decision == "remove", reviewer, state.now()
+        )
+        return {"case_id": str(case.id), "content_id": content_id, "status": status}

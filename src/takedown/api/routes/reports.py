@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from takedown.api.errors import ApiError
@@ -21,6 +24,7 @@ from takedown.cases.validation import ReportDraft
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
 from takedown.service import reports as report_service
+from takedown.service.content import signals_of
 from takedown.service.reports import Reached
 from takedown.signals import AnySignal, InvalidSignal
 from takedown.signals.wire import from_stored
@@ -88,6 +92,10 @@ async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
         )
     now = state.now()
 
+    def related(session: Session, content_pks: Sequence[int]) -> list[int]:
+        signals = signals_of(session, content_pks)
+        return [hit.entry_id for hit in state.index.match_content(signals)] if signals else []
+
     def store() -> report_service.Accepted:
         with state.db.write() as session:
             return report_service.submit(
@@ -95,6 +103,7 @@ async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
                 draft,
                 state.policy,
                 reached=reached,
+                related=related,
                 child_abuse_match=child_abuse,
                 trusted_flagger=trusted,
                 reporter_key_id=principal.key_id if principal else None,
