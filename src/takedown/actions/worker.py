@@ -27,9 +27,16 @@ def policy_from(settings: Settings) -> RetryPolicy:
     )
 
 
-def run(db: Database, settings: Settings, stop: threading.Event) -> None:
+def run(
+    db: Database,
+    settings: Settings,
+    stop: threading.Event,
+    wake: threading.Event | None = None,
+) -> None:
     """Deliver webhooks and check the deadline clocks until ``stop`` is set; a database hiccup
-    is logged and retried, never fatal."""
+    is logged and retried, never fatal. ``wake`` (set by an API worker in the same process
+    after it writes an action) cuts the wait short, so a P0 restriction goes out at once."""
+    wake = wake or threading.Event()
     retry = policy_from(settings)
     case_policy = load_policy(settings.policy_file)
     next_tick = 0.0
@@ -44,5 +51,6 @@ def run(db: Database, settings: Settings, stop: threading.Event) -> None:
             except Exception:
                 log.exception("worker round failed; retrying")
                 busy = 0
-            if not busy:
-                stop.wait(settings.worker_poll_s)
+            if not busy and not stop.is_set():
+                wake.wait(settings.worker_poll_s)
+                wake.clear()

@@ -97,7 +97,7 @@ def _start_threads(state: AppState) -> None:
         state.threads.append(
             threading.Thread(
                 target=worker.run,
-                args=(state.db, state.settings, state.stop),
+                args=(state.db, state.settings, state.stop, state.wake),
                 name="delivery-worker",
                 daemon=True,
             )
@@ -108,6 +108,7 @@ def _start_threads(state: AppState) -> None:
 
 def _stop_threads(state: AppState) -> None:
     state.stop.set()
+    state.wake.set()
     for thread in state.threads:
         thread.join(timeout=15)
     state.threads = []

@@ -96,6 +96,7 @@ class AppState:
     limiter: RateLimiter
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     lifespans: int = 0

@@ -262,7 +262,9 @@ def decide(
             policy=state.policy,
             now=state.now(),
         )
-        return _decision_out(case, decision)
+        out = _decision_out(case, decision)
+    state.wake.set()
+    return out
 
 
 @router.post("/{case_id}/appeals", status_code=201)
@@ -316,7 +318,9 @@ def decide_appeal(
             policy=state.policy,
             now=state.now(),
         )
-        return _decision_out(case, decision)
+        out = _decision_out(case, decision)
+    state.wake.set()
+    return out
 
 
 @router.post("/{case_id}/copies/{content_id}", status_code=200)

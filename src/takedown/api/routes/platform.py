@@ -112,6 +112,8 @@ async def register_content(
             return _verdict_out(content), created
 
     out, created = await run_in_threadpool(store)
+    if out["verdict"] != "allow":
+        state.wake.set()
     state.metrics.verdicts.labels("content", out["verdict"]).inc()
     return JSONResponse(out, status_code=201 if created else 200)
 

@@ -111,6 +111,7 @@ async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
             )
 
     accepted = await run_in_threadpool(store)
+    state.wake.set()  # a restriction goes out now, not at the next poll
     status_url = f"{state.settings.base_url}/v1/reports/status/{accepted.status_token}"
     return ReportAccepted(
         report_id=accepted.report_id,
