@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
+.PHONY: setup browser run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,16 @@ setup: $(VENV)/.installed
 run: setup
 	$(VENV)/bin/takedown serve
 
-test: setup
+# Browser tests: Debian's chromium (driven by Playwright) and axe-core from npm.
+browser:
+	@test -x /usr/bin/chromium || (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || \
+		echo "could not install chromium (apt-get install chromium as root): browser tests will skip"
+	@test -f node_modules/axe-core/axe.min.js || \
+		npm install --no-save --no-audit --no-fund --silent axe-core@4 || \
+		echo "could not install axe-core (npm): browser tests will skip"
+
+test: setup browser
 	@$(VENV)/bin/pytest -n 2 -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$rc

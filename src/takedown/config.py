@@ -72,6 +72,18 @@ class Settings(BaseSettings):
         50.0, gt=0, description="Reports accepted per second from everyone together."
     )
     clock_tick_s: float = Field(1.0, gt=0, description="How often deadline clocks are checked.")
+    secret_key: str = Field(
+        "", description="Signs session cookies; empty: generated once into HOME/secret_key."
+    )
+    session_max_age_s: int = Field(8 * 3600, description="Staff sessions expire after this.")
+    login_max_failures: int = Field(5, ge=1, description="Failed logins before a lock-out.")
+    login_lockout_s: int = Field(900, ge=1, description="How long a locked-out account waits.")
+    media_url_template: str = Field(
+        "",
+        description="Where review media is fetched from the platform, e.g. "
+        "https://platform.example/takedown-media/{content_id}; requests are HMAC-signed.",
+    )
+    media_secret: str = Field("", description="Key that signs media requests to the platform.")
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
 from takedown import __version__
 from takedown.actions import worker
@@ -24,6 +25,9 @@ from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
+from takedown.web import console, public
+from takedown.web.session import Sessions, secret_key
+from takedown.web.templating import STATIC
 
 log = logging.getLogger("takedown.api")
 
@@ -37,6 +41,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         keys=KeyCache(settings.key_cache_s),
         policy=load_policy(settings.policy_file),
         limiter=RateLimiter(settings.report_rate_per_ip, settings.report_rate_total),
+        sessions=Sessions(
+            secret_key(settings.secret_key, settings.home), settings.session_max_age_s
+        ),
     )
 
     @asynccontextmanager
@@ -74,8 +81,11 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         actions.router,
         admin.router,
         ops.router,
+        public.router,
+        console.router,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.add_middleware(RequestTimer, metrics=state.metrics)

@@ -18,6 +18,7 @@ from takedown.cases.policy import Policy
 from takedown.config import Settings
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
+from takedown.web.session import Sessions
 
 
 @dataclass
@@ -94,6 +95,7 @@ class AppState:
     keys: KeyCache
     policy: Policy
     limiter: RateLimiter
+    sessions: Sessions
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)
@@ -105,3 +107,10 @@ class AppState:
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.takedown
     return state
+
+
+def public_base(request: Request) -> str:
+    """The URL people reach the service at: ``public_url`` when configured (behind a proxy),
+    else the one this request came in on."""
+    configured = app_state(request).settings.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")

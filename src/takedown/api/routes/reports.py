@@ -18,7 +18,7 @@ from takedown.api.schemas import (
     ReportStatusOut,
 )
 from takedown.api.security import optional_principal
-from takedown.api.state import AppState, app_state
+from takedown.api.state import AppState, app_state, public_base
 from takedown.auth.scopes import Scope, allows
 from takedown.cases.validation import ReportDraft
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
@@ -112,7 +112,7 @@ async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
 
     accepted = await run_in_threadpool(store)
     state.wake.set()  # a restriction goes out now, not at the next poll
-    status_url = f"{state.settings.base_url}/v1/reports/status/{accepted.status_token}"
+    status_url = f"{public_base(request)}/v1/reports/status/{accepted.status_token}"
     return ReportAccepted(
         report_id=accepted.report_id,
         status_token=accepted.status_token,

@@ -1,0 +1,465 @@
+"""The staff console: login (argon2, lock-out, CSRF), queues with live countdowns, the case page
+(media blurred and grayscale until a reviewer reveals one item, each reveal audited), decisions
+with statement-of-reasons templates and shortcuts, the dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.api.routes.cases import find_copies
+from takedown.api.state import AppState, app_state
+from takedown.audit.log import record
+from takedown.auth.secrets import check_password
+from takedown.cases import machine
+from takedown.cases.machine import Refused, Reviewer
+from takedown.cases.vocabulary import AppealOutcome, Category, Outcome, Priority, StaffRole
+from takedown.service import cases as case_service
+from takedown.store.models import (
+    Appeal,
+    AuditEvent,
+    Case,
+    CaseClock,
+    CaseContent,
+    Content,
+    Decision,
+    Report,
+    User,
+    utcnow,
+)
+from takedown.web import media as review_media
+from takedown.web.charts import ClockFigures, count_bars, duration_histogram
+from takedown.web.session import FORM_COOKIE, StaffSession, same
+from takedown.web.templating import _, templates
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+QUEUES = [
+    ("child_safety", _("Child safety")),
+    ("ncii", _("Intimate images")),
+    ("general", _("General")),
+    ("senior", _("Escalated")),
+    ("appeals", _("Appeals")),
+]
+REASON_TEMPLATES = [
+    ("", _("Write your own")),
+    ("csam", _("Sexual content involving a minor; removed with every copy and reported.")),
+    ("ncii", _("Intimate image shared without the consent of the person shown.")),
+    ("not_sexual", _("The content is not sexual and shows no one harmed.")),
+    ("adult_consensual", _("Adult content with no sign that consent is missing.")),
+]
+
+
+class Staff:
+    def __init__(self, user: User, session: StaffSession) -> None:
+        self.user = user
+        self.session = session
+        self.role = StaffRole(user.role)
+        self.reviewer = Reviewer(user.id, self.role)
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.user.id}"
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+def _staff(request: Request) -> Staff | None:
+    state = app_state(request)
+    session = state.sessions.load(request)
+    if session is None:
+        return None
+    with state.db.read() as db:
+        user = db.get(User, session.user_id)
+    if user is None or user.disabled:
+        return None
+    return Staff(user, session)
+
+
+def _login_redirect() -> Response:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+def _forbidden(request: Request, staff: Staff | None, message: str) -> Response:
+    return _page(
+        request, "console/error.html", {"staff": staff, "code": 403, "message": message}, 403
+    )
+
+
+async def _checked_form(request: Request, staff: Staff) -> dict[str, str] | None:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    return values if same(values.get("csrf_token"), staff.session.csrf) else None
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    sessions = app_state(request).sessions
+    token = sessions.form_token(request)
+    response = _page(request, "console/login.html", {"csrf": token, "error": ""})
+    sessions.keep_form_token(request, response, token)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    state = app_state(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    token = state.sessions.form_token(request)
+    if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
+        return _page(
+            request,
+            "console/login.html",
+            {"csrf": token, "error": _("The form expired; please sign in again.")},
+            403,
+        )
+    email = values.get("email", "").strip().lower()
+    password = values.get("password", "")
+    now = state.now()
+    refused = _("Wrong email or password, or the account is locked for a while.")
+    with state.db.write() as db:
+        user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
+        if user is None or user.disabled:
+            check_password("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$invalid", password)
+            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+        if user.locked_until is not None and user.locked_until > now:
+            record(db, f"user:{user.id}", "login.refused_locked", f"user:{user.id}", {})
+            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+        if not check_password(user.password_hash, password):
+            user.failed_logins += 1
+            if user.failed_logins >= state.settings.login_max_failures:
+                user.locked_until = now + timedelta(seconds=state.settings.login_lockout_s)
+                user.failed_logins = 0
+                record(db, f"user:{user.id}", "login.locked", f"user:{user.id}", {})
+            else:
+                record(db, f"user:{user.id}", "login.failed", f"user:{user.id}", {})
+            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+        user.failed_logins = 0
+        user.locked_until = None
+        record(db, f"user:{user.id}", "login", f"user:{user.id}", {})
+        user_id = user.id
+    response = RedirectResponse("/console", status_code=303)
+    state.sessions.issue(request, response, user_id)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    staff = _staff(request)
+    response = _login_redirect()
+    if staff is not None and await _checked_form(request, staff) is not None:
+        app_state(request).sessions.clear(response)
+    return response
+
+
+def _queue_items(db: Session, staff: Staff, queue: str) -> list[dict[str, Any]]:
+    if queue == "appeals":
+        visible = [p.value for p in Priority if machine.can_view(staff.role, p)]
+        cases = db.execute(
+            select(Case).where(Case.state == "in_appeal", Case.priority.in_(visible))
+        ).scalars()
+        return [{"case": c, "next_due": None, "breached": False} for c in cases]
+    return [
+        {"case": item.case, "next_due": item.next_due, "breached": item.breached}
+        for item in case_service.queue(db, staff.role, queue)
+    ]
+
+
+@router.get("", response_class=HTMLResponse)
+def queues(request: Request, queue: str = "child_safety") -> Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    if queue not in {q for q, _label in QUEUES}:
+        queue = "child_safety"
+    with app_state(request).db.read() as db:
+        items = _queue_items(db, staff, queue)
+    return _page(
+        request,
+        "console/queues.html",
+        {"staff": staff, "queues": QUEUES, "queue": queue, "items": items},
+    )
+
+
+def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dict[str, Any]:
+    items = db.execute(
+        select(CaseContent, Content)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .where(CaseContent.case_id == case.id)
+        .order_by(CaseContent.id)
+    ).all()
+    show_contact = staff.role in {
+        StaffRole.LEGAL,
+        StaffRole.CHILD_SAFETY_SPECIALIST,
+        StaffRole.ADMIN,
+    }
+    return {
+        "case": case,
+        "reports": list(db.execute(select(Report).where(Report.case_id == case.id)).scalars()),
+        "items": [{"link": link, "content": content} for link, content in items],
+        "clocks": list(db.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()),
+        "decisions": list(
+            db.execute(
+                select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)
+            ).scalars()
+        ),
+        "appeals": list(db.execute(select(Appeal).where(Appeal.case_id == case.id)).scalars()),
+        "history": list(
+            db.execute(
+                select(AuditEvent)
+                .where(AuditEvent.subject == f"case:{case.id}")
+                .order_by(AuditEvent.seq)
+            ).scalars()
+        ),
+        "show_contact": show_contact,
+        "media_enabled": bool(state.settings.media_url_template),
+    }
+
+
+def _visible(db: Session, case_id: int, staff: Staff) -> Case | None:
+    case = db.get(Case, case_id)
+    if case is None:
+        return None
+    return case
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: int, revealed: str = "", error: str = "") -> Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    state = app_state(request)
+    with state.db.write() as db:
+        case = _visible(db, case_id, staff)
+        if case is None:
+            return _page(
+                request,
+                "console/error.html",
+                {"staff": staff, "code": 404, "message": _("No such case.")},
+                404,
+            )
+        if not machine.can_view(staff.role, Priority(case.priority)):
+            record(db, staff.actor, "case.view_refused", f"case:{case.id}", {})
+            return _forbidden(
+                request, staff, _("This case involves a child; only child-safety staff open it.")
+            )
+        record(db, staff.actor, "case.view", f"case:{case.id}", {})
+        context = _case_context(state, db, case, staff)
+    wellness = {"blur": 24, "grayscale": True, "autoplay": False, **(staff.user.wellness or {})}
+    return _page(
+        request,
+        "console/case.html",
+        {
+            "staff": staff,
+            "revealed": revealed,
+            "error": error,
+            "wellness": wellness,
+            "reasons": REASON_TEMPLATES,
+            "categories": [c.value for c in Category],
+            "can_decide": staff.role
+            in {
+                StaffRole.REVIEWER,
+                StaffRole.SENIOR_REVIEWER,
+                StaffRole.CHILD_SAFETY_SPECIALIST,
+                StaffRole.ADMIN,
+            },
+            **context,
+        },
+    )
+
+
+def _content_in_visible_case(db: Session, content_id: str, staff: Staff) -> Content | None:
+    rows = db.execute(
+        select(Content, Case)
+        .join(CaseContent, CaseContent.content_pk == Content.id)
+        .join(Case, Case.id == CaseContent.case_id)
+        .where(Content.content_id == content_id)
+    ).all()
+    for content, case in rows:
+        if machine.can_view(staff.role, Priority(case.priority)):
+            found: Content = content
+            return found
+    return None
+
+
+@router.post("/cases/{case_id}/reveal/{content_id}")
+async def reveal(request: Request, case_id: int, content_id: str) -> Response:
+    """Show one item unblurred: an audit event, then the case page with that item revealed."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    if await _checked_form(request, staff) is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    with app_state(request).db.write() as db:
+        if _content_in_visible_case(db, content_id, staff) is None:
+            return _forbidden(request, staff, _("You may not see this item."))
+        record(db, staff.actor, "media.reveal", f"case:{case_id}", {"content": content_id})
+    return RedirectResponse(
+        f"/console/cases/{case_id}?revealed={content_id}#item-{content_id}", status_code=303
+    )
+
+
+@router.get("/media/{content_id}")
+def media(request: Request, content_id: str) -> Response:
+    """An item's bytes for review (fetched from the platform, not kept); every view audited."""
+    staff = _staff(request)
+    if staff is None:
+        return Response(status_code=401)
+    state = app_state(request)
+    with state.db.write() as db:
+        if _content_in_visible_case(db, content_id, staff) is None:
+            return Response(status_code=403)
+        record(db, staff.actor, "media.view", f"content:{content_id}", {})
+    found = review_media.fetch(state.settings, content_id)
+    if found is None:
+        return Response(status_code=404)
+    return Response(
+        found.data,
+        media_type=found.mime,
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.post("/cases/{case_id}/decide")
+async def decide(request: Request, case_id: int) -> Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    values = await _checked_form(request, staff)
+    if values is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    state = app_state(request)
+    template = dict(REASON_TEMPLATES).get(values.get("template", ""), "")
+    note = (values.get("note", "").strip() or template)[:5000]
+    try:
+        with state.db.write() as db:
+            case = db.get(Case, case_id)
+            if case is None or not machine.can_view(staff.role, Priority(case.priority)):
+                return _forbidden(request, staff, _("You may not decide this case."))
+            if values.get("kind") == "appeal":
+                case_service.decide_appeal(
+                    db,
+                    case_id,
+                    staff.reviewer,
+                    AppealOutcome(values.get("outcome", "")),
+                    note=note,
+                    copies=_copies(state, db, case_id, values.get("outcome") == "overturned"),
+                    policy=state.policy,
+                    now=state.now(),
+                )
+            else:
+                outcome = Outcome(values.get("outcome", ""))
+                category = values.get("category") or None
+                case_service.decide(
+                    db,
+                    case_id,
+                    staff.reviewer,
+                    outcome,
+                    category=Category(category) if category else None,
+                    note=note,
+                    copies=_copies(state, db, case_id, outcome is Outcome.VIOLATION),
+                    policy=state.policy,
+                    now=state.now(),
+                )
+    except Refused as refused:
+        return RedirectResponse(f"/console/cases/{case_id}?error={refused.code}", status_code=303)
+    except ValueError:
+        return RedirectResponse(f"/console/cases/{case_id}?error=invalid_outcome", status_code=303)
+    state.wake.set()
+    return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+
+
+def _copies(state: AppState, db: Session, case_id: int, wanted: bool) -> list[case_service.CopyHit]:
+    return find_copies(state, db, case_id) if wanted else []
+
+
+@router.post("/settings")
+async def wellness_settings(request: Request) -> Response:
+    """Per-reviewer wellness settings: blur strength, grayscale, video autoplay."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    values = await _checked_form(request, staff)
+    if values is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    try:
+        blur = max(0, min(64, int(values.get("blur", "24"))))
+    except ValueError:
+        blur = 24
+    with app_state(request).db.write() as db:
+        user = db.get(User, staff.user.id)
+        assert user is not None
+        user.wellness = {
+            "blur": blur,
+            "grayscale": values.get("grayscale") == "on",
+            "autoplay": values.get("autoplay") == "on",
+        }
+    return RedirectResponse(values.get("back", "/console") or "/console", status_code=303)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, days: int = 30) -> Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    state = app_state(request)
+    days = max(1, min(days, 3650))
+    since = utcnow() - timedelta(days=days)
+    with state.db.read() as db:
+        clocks = list(db.execute(select(CaseClock).where(CaseClock.started_at >= since)).scalars())
+        cases = list(db.execute(select(Case).where(Case.created_at >= since)).scalars())
+        reports = list(db.execute(select(Report).where(Report.created_at >= since)).scalars())
+    figures = []
+    for kind, label in (
+        ("restrict", _("Time to restrict")),
+        ("first_review", _("Time to first review")),
+        ("removal", _("Time to removal")),
+    ):
+        mine = [c for c in clocks if c.kind == kind]
+        durations = tuple(
+            (c.met_at - c.started_at).total_seconds() for c in mine if c.met_at is not None
+        )
+        deadlines = [(c.due_at - c.started_at).total_seconds() for c in mine]
+        fig = ClockFigures(
+            kind,
+            durations,
+            max(deadlines) if deadlines else 1.0,
+            sum(1 for c in mine if c.breached_at is not None),
+            sum(1 for c in mine if c.met_at is None and c.breached_at is None),
+        )
+        figures.append({"label": label, "figures": fig, "svg": duration_histogram(fig)})
+    by_category = Counter(c.category for c in cases)
+    by_source = Counter(
+        "trusted flagger" if r.trusted_flagger else r.relationship.replace("_", " ")
+        for r in reports
+    )
+    return _page(
+        request,
+        "console/dashboard.html",
+        {
+            "staff": staff,
+            "days": days,
+            "figures": figures,
+            "categories_svg": count_bars(dict(by_category)),
+            "sources_svg": count_bars(dict(by_source)),
+            "case_count": len(cases),
+            "report_count": len(reports),
+        },
+    )
+
+
+def due_epoch(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
+
+
+templates.env.filters["epoch"] = due_epoch

@@ -1,0 +1,198 @@
+"""The public pages: what happens to a report, the report form (works without JavaScript), the
+receipt with the private status link, and the status page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from takedown.api.state import app_state, public_base
+from takedown.cases.machine import Refused
+from takedown.cases.validation import FieldProblem, ReportDraft, validate
+from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
+from takedown.service import cases as case_service
+from takedown.service import reports as report_service
+from takedown.web.session import FORM_COOKIE, same
+from takedown.web.templating import _, templates
+
+router = APIRouter(include_in_schema=False)
+
+CATEGORIES = [
+    (Category.CHILD_SEXUAL_ABUSE, _("Sexual content involving someone under 18")),
+    (Category.NON_CONSENSUAL_INTIMATE_IMAGE, _("Intimate images shared without consent")),
+    (Category.SEXUAL_EXPLOITATION_OR_TRAFFICKING, _("Sexual exploitation or trafficking")),
+    (Category.OTHER, _("Something else")),
+]
+RELATIONSHIPS = [
+    (Relationship.SELF, _("It shows me")),
+    (Relationship.PARENT_OR_GUARDIAN, _("I am a parent or guardian of the person shown")),
+    (Relationship.AUTHORISED_REPRESENTATIVE, _("I represent the person shown")),
+    (Relationship.NGO, _("I work for a child-protection or victim-support organisation")),
+    (Relationship.LAW_ENFORCEMENT, _("I am law enforcement")),
+    (Relationship.OTHER_USER, _("I came across it")),
+]
+MINOR = [
+    (MinorDepicted.YES, _("Yes")),
+    (MinorDepicted.UNSURE, _("I am not sure")),
+    (MinorDepicted.NO, _("No")),
+]
+STATUS_TEXT = {
+    "received": _("We received your report. A person will review it."),
+    "restricted_pending_review": _(
+        "The content has been hidden while a person reviews your report."
+    ),
+    "under_review": _("A person is reviewing your report."),
+    "need_more_information": _("The reviewer has a question for you (below)."),
+    "removed": _("The content was removed, with the copies we found. Re-uploads are blocked."),
+    "no_violation_found": _("The reviewers did not find that the content breaks the rules."),
+    "in_appeal": _("Your appeal is with a reviewer who took no part in the first decision."),
+}
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+def _form_page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page holding a form: the double-submit token goes in the form and in a cookie."""
+    sessions = app_state(request).sessions
+    token = sessions.form_token(request)
+    response = _page(request, name, {**context, "csrf": token}, status)
+    sessions.keep_form_token(request, response, token)
+    return response
+
+
+def _error(request: Request, code: int, message: str) -> Response:
+    return _page(request, "error.html", {"code": code, "message": message}, code)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    return _page(request, "index.html", {})
+
+
+def _form(
+    request: Request, values: dict[str, Any], problems: list[FieldProblem], status: int
+) -> Response:
+    context = {
+        "values": values,
+        "errors": {p.field: p.message for p in problems},
+        "categories": CATEGORIES,
+        "relationships": RELATIONSHIPS,
+        "minor_options": MINOR,
+    }
+    return _form_page(request, "report.html", context, status)
+
+
+@router.get("/report", response_class=HTMLResponse)
+def report_form(request: Request, url: str = "") -> Response:
+    return _form(request, {"url": url}, [], 200)
+
+
+@router.post("/report", response_class=HTMLResponse)
+async def report_submit(request: Request) -> Response:
+    state = app_state(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
+        return _error(request, 403, _("This form expired. Reload the page and send it again."))
+    if not state.limiter.allow(request.client.host if request.client else "unknown"):
+        return _error(
+            request, 429, _("Too many reports came from here. Wait a minute, then retry.")
+        )
+    choices = [
+        ("category", Category, Category.OTHER),
+        ("minor_depicted", MinorDepicted, MinorDepicted.NO),
+        ("relationship", Relationship, Relationship.OTHER_USER),
+    ]
+    unchosen = [
+        FieldProblem(name, _("Please choose one of the options."))
+        for name, kind, _default in choices
+        if values.get(name, "") not in {member.value for member in kind}
+    ]
+    picked = {
+        name: kind(values[name]) if values.get(name, "") in {m.value for m in kind} else default
+        for name, kind, default in choices
+    }
+    draft = ReportDraft(
+        category=Category(picked["category"]),
+        minor_depicted=MinorDepicted(picked["minor_depicted"]),
+        relationship=Relationship(picked["relationship"]),
+        content_urls=tuple(u.strip() for u in values.get("url", "").splitlines() if u.strip()),
+        description=values.get("description", "")[:5000],
+        email=values.get("email", "").strip()[:320],
+        phone=values.get("phone", "").strip()[:40],
+        good_faith_statement=values.get("good_faith_statement") == "yes",
+        signature=values.get("signature", "").strip()[:200],
+    )
+    problems = unchosen + validate(draft)
+    if problems:
+        return _form(request, values, problems, 422)
+    now = state.now()
+
+    def store() -> report_service.Accepted:
+        with state.db.write() as session:
+            return report_service.submit(
+                session,
+                draft,
+                state.policy,
+                trusted_flagger=False,
+                reporter_key_id=None,
+                now=now,
+            )
+
+    accepted = await run_in_threadpool(store)
+    state.wake.set()
+    status_url = f"{public_base(request)}/status/{accepted.status_token}"
+    return _page(
+        request,
+        "receipt.html",
+        {"accepted": accepted, "status_url": status_url, "received_at": now},
+        201,
+    )
+
+
+@router.get("/status/{token}", response_class=HTMLResponse)
+def status_page(request: Request, token: str) -> Response:
+    state = app_state(request)
+    with state.db.read() as session:
+        try:
+            found = case_service.status(session, token, state.policy, state.now())
+        except case_service.CaseNotFound:
+            return _error(
+                request, 404, _("This status link is not known. Check you copied all of it.")
+            )
+    context = {"status": found, "text": STATUS_TEXT[found.status], "token": token}
+    return _form_page(request, "status.html", context)
+
+
+@router.post("/status/{token}", response_class=HTMLResponse)
+async def status_action(request: Request, token: str) -> Response:
+    """The reporter answers a question or appeals a dismissal."""
+    state = app_state(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
+        return _error(request, 403, _("This form expired. Reload the page and try again."))
+    try:
+        with state.db.write() as session:
+            if values.get("action") == "appeal":
+                report = case_service.report_for_token(session, token)
+                case_service.open_appeal(
+                    session,
+                    report.case_id,
+                    Appellant.REPORTER,
+                    values.get("message", "")[:5000],
+                    state.policy,
+                    state.now(),
+                    actor="reporter",
+                )
+            else:
+                case_service.reply(session, token, values.get("message", "")[:5000], state.now())
+    except (Refused, case_service.CaseNotFound):
+        pass
+    return RedirectResponse(f"/status/{token}", status_code=303)

@@ -1,0 +1,99 @@
+"""Staff sessions and CSRF tokens.
+
+A session is a signed cookie (itsdangerous) holding the user id, a CSRF token and the issue
+time: HttpOnly, SameSite=Lax, Secure behind TLS, expiring after ``session_max_age_s``. Forms
+outside a session (login, the public report form) use a double-submit token: a random cookie
+whose value the form must echo.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+SESSION_COOKIE = "td_session"
+FORM_COOKIE = "td_form"
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    user_id: int
+    csrf: str
+
+
+def secret_key(configured: str, home: Path) -> str:
+    """The configured key, or one generated once and kept in HOME/secret_key (0600)."""
+    if configured:
+        return configured
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Sessions:
+    def __init__(self, secret: str, max_age_s: int) -> None:
+        self._signer = URLSafeTimedSerializer(secret, salt="takedown-session")
+        self._max_age = max_age_s
+
+    @staticmethod
+    def _secure(request: Request) -> bool:
+        return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+    def load(self, request: Request) -> StaffSession | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._signer.loads(raw, max_age=self._max_age)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict):
+            return None
+        user_id, csrf = data.get("u"), data.get("c")
+        if not isinstance(user_id, int) or not isinstance(csrf, str):
+            return None
+        return StaffSession(user_id, csrf)
+
+    def issue(self, request: Request, response: Response, user_id: int) -> StaffSession:
+        session = StaffSession(user_id, secrets.token_urlsafe(32))
+        response.set_cookie(
+            SESSION_COOKIE,
+            self._signer.dumps({"u": user_id, "c": session.csrf}),
+            max_age=self._max_age,
+            httponly=True,
+            samesite="lax",
+            secure=self._secure(request),
+            path="/",
+        )
+        return session
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+
+    @staticmethod
+    def form_token(request: Request) -> str:
+        """A double-submit token for a form shown outside a session (set with
+        :meth:`keep_form_token` on the response that shows the form)."""
+        return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(24)
+
+    def keep_form_token(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(
+            FORM_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=self._secure(request),
+            path="/",
+        )
+
+
+def same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))

@@ -1,0 +1,5 @@
+// Progressive enhancement only: the form works without JavaScript.
+(function () {
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+})();
