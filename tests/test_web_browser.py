@@ -274,3 +274,51 @@ def test_csrf_and_lockout(browser: Any, site: Site) -> None:
     cookies = {c["name"]: c for c in browser.new_context().cookies()}
     assert "td_session" not in cookies
     context.close()
+
+
+def test_admin_pages(browser: Any, site: Site, tmp_path: Path) -> None:
+    admin = site.user("admin@example.org", "admin")
+    page = _login(browser, site, admin)
+    page.get_by_role("link", name="Admin").click()
+    _check_axe(page, "admin")
+    page.get_by_label("New staff email").fill("new.reviewer@example.org")
+    page.get_by_label("Role", exact=True).select_option("reviewer")
+    page.get_by_role("button", name="Create account").click()
+    assert len(page.locator("#shown-secret").inner_text()) >= 12  # the password, once
+    page.get_by_label("Key name").fill("partner platform")
+    page.get_by_role("button", name="Create key").click()
+    assert page.locator("#shown-secret").inner_text().startswith("td_")
+    page.get_by_label("Receiver URL").fill("http://127.0.0.1:9/unreachable")
+    page.get_by_role("button", name="Add webhook").click()
+    assert page.locator("#shown-secret").inner_text().startswith("whsec_")
+    page.get_by_label("New bank name").fill("imported")
+    page.get_by_role("button", name="Create bank").click()
+    bad = tmp_path / "hashes.csv"
+    bad.write_text(f"signal_type,value\npdq,{'ab' * 32}\npdq,nope\n")
+    form = page.locator("form.upload").last
+    form.locator("input[type=file]").set_input_files(str(bad))
+    form.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("#admin-message")
+    assert "nothing imported" in page.locator("#admin-message").inner_text()
+    assert "line 3" in page.locator("#problems").inner_text()
+    shot(page, "admin-01-import-refused")
+    form = page.locator("form.upload").last
+    form.locator("input[type=file]").set_input_files(str(bad))
+    form.get_by_label("Import the good lines despite bad ones").check()
+    form.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("#admin-message")
+    assert "Imported 1" in page.locator("#admin-message").inner_text()
+    page.get_by_role("link", name="imported").click()
+    page.get_by_role("button", name="Disable (false positive)").click()
+    assert "disabled" in page.locator("#entries").inner_text()
+    shot(page, "admin-02-bank-entry-disabled")
+
+    _report_p0(site)  # writes a restrict action: a delivery to the unreachable receiver
+    page.goto(site.base + "/console/admin#deliveries")
+    page.wait_for_timeout(500)
+    page.reload()
+    retry = page.get_by_role("button", name="Retry now").first
+    retry.click()
+    assert site.audit("delivery.retry")
+    shot(page, "admin-03-deliveries")
+    page.context.close()

@@ -25,6 +25,7 @@ from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
+from takedown.web import admin as admin_pages
 from takedown.web import console, public
 from takedown.web.session import Sessions, secret_key
 from takedown.web.templating import STATIC
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         ops.router,
         public.router,
         console.router,
+        admin_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
 
 from takedown.actions import delivery as delivery_service
+from takedown.actions import webhooks as webhook_service
+from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import after, payload
 from takedown.api.errors import ApiError
 from takedown.api.schemas import MAX_ID, ActionOut, ActionsPage, DeliveryOut, WebhookIn, WebhookOut
@@ -56,17 +56,9 @@ def create_webhook(
     principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
 ) -> WebhookOut:
     """Register a receiver; the signing secret is in this answer only."""
-    secret = "whsec_" + secrets.token_urlsafe(32)
     with app_state(request).db.write() as session:
-        hook = Webhook(url=body.url, secret=secret, kinds=" ".join(body.kinds))
-        session.add(hook)
-        session.flush()
-        record(
-            session,
-            principal.actor,
-            "webhook.create",
-            f"webhook:{hook.id}",
-            {"url": body.url, "kinds": body.kinds},
+        hook, secret = webhook_service.create_webhook(
+            session, body.url, [ActionKind(k) for k in body.kinds], principal.actor
         )
         return _webhook_out(hook, secret)
 
@@ -90,8 +82,7 @@ def disable_webhook(
         hook = session.get(Webhook, webhook_id)
         if hook is None:
             raise ApiError(404, "webhook_not_found", f"no webhook {webhook_id}")
-        hook.enabled = False
-        record(session, principal.actor, "webhook.disable", f"webhook:{hook.id}", {})
+        webhook_service.disable_webhook(session, hook, principal.actor)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])

@@ -217,7 +217,7 @@ async def add_entries(
     return EntriesAdded(added=len(ids), entry_ids=[str(i) for i in ids])
 
 
-def _lines(upload: UploadFile) -> Iterator[str]:
+def upload_lines(upload: StarletteUpload) -> Iterator[str]:
     """The uploaded file's text lines, decoded as they are read (never whole in memory)."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     pending = ""
@@ -250,7 +250,7 @@ def import_file(
     if fmt is bank_files.BankFormat.PLAIN and not signal_type:
         raise ApiError(422, "invalid_field", "signal_type: a plain hash-per-line file needs it")
     items = bank_files.iter_entries(
-        _lines(file),
+        upload_lines(file),
         fmt,
         signal_type=(signal_type or "").strip().lower() or None,
         added_by=principal.actor,

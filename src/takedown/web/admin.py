@@ -1,0 +1,275 @@
+"""Console administration: staff and roles, API keys, webhooks (delivery log, retry), banks
+(upload a hash file, disable entries). Admins only; banks also for child-safety specialists.
+Each page calls the same service functions as the API, so both stay one way of doing it."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+
+from takedown.actions import delivery as delivery_service
+from takedown.actions import webhooks as webhook_service
+from takedown.actions.kinds import ActionKind
+from takedown.api.routes.banks import upload_lines
+from takedown.api.state import app_state
+from takedown.audit.log import record
+from takedown.auth.accounts import AccountError, create_key, create_user, revoke_key
+from takedown.auth.scopes import Role, parse_scopes
+from takedown.cases.vocabulary import StaffRole
+from takedown.matching import banks as bank_files
+from takedown.service import banks as bank_service
+from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook
+from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _page, _staff
+from takedown.web.session import same
+from takedown.web.templating import _
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+
+BANK_ROLES = {StaffRole.ADMIN, StaffRole.CHILD_SAFETY_SPECIALIST}
+
+
+def _admin(request: Request, banks: bool = False) -> Staff | Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    allowed = BANK_ROLES if banks else {StaffRole.ADMIN}
+    if staff.role not in allowed:
+        return _forbidden(request, staff, _("Only administrators use these pages."))
+    return staff
+
+
+def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
+    state = app_state(request)
+    with state.db.read() as db:
+        users = list(db.execute(select(User).order_by(User.id)).scalars())
+        keys = list(db.execute(select(ApiKey).order_by(ApiKey.id)).scalars())
+        hooks = list(db.execute(select(Webhook).order_by(Webhook.id)).scalars())
+        deliveries = list(
+            db.execute(select(Delivery).order_by(Delivery.id.desc()).limit(50)).scalars()
+        )
+        banks = list(db.execute(select(Bank).order_by(Bank.name)).scalars())
+        counts = bank_service.entry_counts(db)
+    return _page(
+        request,
+        "console/admin.html",
+        {
+            "staff": staff,
+            "users": users,
+            "keys": keys,
+            "hooks": hooks,
+            "deliveries": deliveries,
+            "banks": banks,
+            "counts": counts,
+            "roles": [r.value for r in Role],
+            "kinds": [k.value for k in ActionKind],
+            "shown": extra.get("shown"),
+            "message": extra.get("message", ""),
+            "problems": extra.get("problems", []),
+        },
+        extra.get("status", 200),
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_page(request: Request) -> Response:
+    staff = _admin(request, banks=True)
+    if isinstance(staff, Response):
+        return staff
+    return _overview(request, staff)
+
+
+async def _form(request: Request, banks: bool = False) -> tuple[Staff, dict[str, str]] | Response:
+    staff = _admin(request, banks)
+    if isinstance(staff, Response):
+        return staff
+    values = await _checked_form(request, staff)
+    if values is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    return staff, values
+
+
+@router.post("/users")
+async def add_user(request: Request) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    try:
+        with app_state(request).db.write() as db:
+            user, password = create_user(
+                db, values.get("email", ""), Role(values.get("role", "")), None, staff.actor
+            )
+            shown = {"what": _("Password for") + f" {user.email}", "secret": password}
+    except (AccountError, ValueError) as exc:
+        return _overview(request, staff, message=str(exc), status=422)
+    return _overview(request, staff, shown=shown)
+
+
+@router.post("/users/{user_id}/disable")
+async def disable_user(request: Request, user_id: int) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, _values = checked
+    with app_state(request).db.write() as db:
+        user = db.get(User, user_id)
+        if user is not None and user.id != staff.user.id:
+            user.disabled = True
+            record(db, staff.actor, "user.disable", f"user:{user.id}", {})
+    return RedirectResponse("/console/admin#users", status_code=303)
+
+
+@router.post("/keys")
+async def add_key(request: Request) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    try:
+        scopes = parse_scopes([values.get("scopes", "")])
+        with app_state(request).db.write() as db:
+            _row, secret = create_key(db, values.get("name", "")[:200], scopes, staff.actor)
+    except (AccountError, ValueError) as exc:
+        return _overview(request, staff, message=str(exc), status=422)
+    return _overview(request, staff, shown={"what": _("API key"), "secret": secret})
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke(request: Request, key_id: int) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, _values = checked
+    try:
+        with app_state(request).db.write() as db:
+            revoke_key(db, key_id, staff.actor)
+    except AccountError as exc:
+        return _overview(request, staff, message=str(exc), status=404)
+    return RedirectResponse("/console/admin#keys", status_code=303)
+
+
+@router.post("/webhooks")
+async def add_webhook(request: Request) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    url = values.get("url", "").strip()
+    if not url.startswith(("http://", "https://")):
+        message = _("A webhook URL starts with https://")
+        return _overview(request, staff, message=message, status=422)
+    with app_state(request).db.write() as db:
+        _hook, secret = webhook_service.create_webhook(db, url[:2000], [], staff.actor)
+    return _overview(request, staff, shown={"what": _("Webhook signing secret"), "secret": secret})
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+async def retry(request: Request, delivery_id: int) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, _values = checked
+    state = app_state(request)
+    if delivery_service.retry_now(state.db, delivery_id):
+        with state.db.write() as db:
+            record(db, staff.actor, "delivery.retry", f"delivery:{delivery_id}", {})
+        state.wake.set()
+    return RedirectResponse("/console/admin#deliveries", status_code=303)
+
+
+@router.post("/banks/{name}/import")
+async def import_bank(request: Request, name: str) -> Response:
+    staff = _admin(request, banks=True)
+    if isinstance(staff, Response):
+        return staff
+    form = await request.form(max_files=1)
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    if not same(values.get("csrf_token"), staff.session.csrf):
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return _overview(request, staff, message=_("Choose a file to upload."), status=422)
+    fmt = bank_files.BankFormat.from_path(PurePath(upload.filename or "x.txt"))
+    items = bank_files.iter_entries(
+        upload_lines(upload),
+        fmt,
+        signal_type=values.get("signal_type") or None,
+        added_by=staff.actor,
+    )
+    try:
+        with app_state(request).db.write() as db:
+            bank = bank_service.get_bank(db, name)
+            summary = bank_service.import_entries(
+                db,
+                bank,
+                items,
+                actor=staff.actor,
+                skip_bad=values.get("skip_bad") == "on",
+                source_name=(upload.filename or "")[:200],
+            )
+    except bank_service.BankFileRejected as rejected:
+        return _overview(
+            request, staff, message=str(rejected), problems=rejected.summary.skipped, status=422
+        )
+    except (bank_service.BankError, ValueError) as exc:
+        return _overview(request, staff, message=str(exc), status=422)
+    message = _("Imported") + f" {summary.added}; " + _("skipped") + f" {summary.skipped_count}."
+    return _overview(request, staff, message=message, problems=summary.skipped)
+
+
+@router.post("/banks")
+async def add_bank(request: Request) -> Response:
+    checked = await _form(request, banks=True)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    try:
+        with app_state(request).db.write() as db:
+            bank_service.create_bank(
+                db,
+                values.get("name", "").strip(),
+                action=values.get("action", "block"),
+                description=values.get("description", "")[:2000],
+                actor=staff.actor,
+            )
+    except bank_service.BankError as exc:
+        return _overview(request, staff, message=str(exc), status=422)
+    return RedirectResponse("/console/admin#banks", status_code=303)
+
+
+@router.get("/banks/{name}", response_class=HTMLResponse)
+def bank_page(request: Request, name: str, after: int = 0) -> Response:
+    staff = _admin(request, banks=True)
+    if isinstance(staff, Response):
+        return staff
+    with app_state(request).db.read() as db:
+        try:
+            bank = bank_service.get_bank(db, name)
+        except bank_service.BankError:
+            return _forbidden(request, staff, _("No such bank."))
+        entries = bank_service.list_entries(db, bank, after=after, limit=100)
+    return _page(request, "console/bank.html", {"staff": staff, "bank": bank, "entries": entries})
+
+
+@router.post("/banks/{name}/entries/{entry_id}/disable")
+async def disable_entry(request: Request, name: str, entry_id: int) -> Response:
+    checked = await _form(request, banks=True)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    with app_state(request).db.write() as db:
+        bank = bank_service.get_bank(db, name)
+        bank_service.set_entry_enabled(
+            db,
+            bank,
+            entry_id,
+            False,
+            actor=staff.actor,
+            reason=values.get("reason", "false positive")[:500],
+        )
+    return RedirectResponse(f"/console/admin/banks/{name}", status_code=303)
