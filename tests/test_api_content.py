@@ -67,6 +67,18 @@ def test_reencoded_copy_is_blocked_and_registration_is_idempotent(
     actions = service.get("/v1/actions").json()["actions"]
     assert [(a["action"], a["content_id"]) for a in actions] == [("remove", "post-1")]
 
+    # bytes are kept only for blocked or held items, never for allowed ones
+    from takedown.legal.evidence import EvidenceStore
+
+    evidence = EvidenceStore(service.settings.home)
+    assert evidence.get("post-1") == copy
+    other = encode(synthetic_rgb(5, (320, 240)), "PNG")
+    allowed = service.post(
+        "/v1/content", data={"content_id": "fine-1"}, files={"file": ("o.png", other, "image/png")}
+    )
+    assert allowed.json()["verdict"] == "allow"
+    assert not evidence.has("fine-1")
+
 
 def test_json_signals_and_unrelated_content_is_allowed(service: Service) -> None:
     rgb = synthetic_rgb(3, (400, 300))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from takedown.api.app import create_app
@@ -46,9 +47,10 @@ def browser() -> Iterator[Any]:
 
 
 class Site:
-    def __init__(self, base: str, db: Database) -> None:
+    def __init__(self, base: str, db: Database, home: Path) -> None:
         self.base = base
         self.db = db
+        self.home = home
 
     def user(self, email: str, role: str) -> str:
         with self.db.write() as session:
@@ -76,7 +78,7 @@ def site(tmp_path: Path, shared_data: Path) -> Iterator[Site]:
         app = create_app(settings, db=db)
         with live_server(app) as base:
             _register_post(base, db)
-            yield Site(base, db)
+            yield Site(base, db, tmp_path)
         db.dispose()
 
 
@@ -189,6 +191,11 @@ def _report_p0(site: Site) -> str:
 
 def test_console_two_person_rule_and_dashboard(browser: Any, site: Site) -> None:
     case_id = _report_p0(site)
+    from takedown.legal.evidence import EvidenceStore
+    from tests.service_support import wait_for
+
+    evidence = EvidenceStore(site.home)
+    wait_for(lambda: evidence.has("post-1"), 5, "the reported item's bytes captured")
     first = site.user("first@example.org", "child_safety_specialist")
     second = site.user("second@example.org", "child_safety_specialist")
     reviewer = site.user("reviewer@example.org", "reviewer")
@@ -298,16 +305,14 @@ def test_admin_pages(browser: Any, site: Site, tmp_path: Path) -> None:
     form = page.locator("form.upload").last
     form.locator("input[type=file]").set_input_files(str(bad))
     form.get_by_role("button", name="Upload").click()
-    page.wait_for_selector("#admin-message")
-    assert "nothing imported" in page.locator("#admin-message").inner_text()
+    expect(page.locator("#admin-message")).to_contain_text("nothing imported")
     assert "line 3" in page.locator("#problems").inner_text()
     shot(page, "admin-01-import-refused")
     form = page.locator("form.upload").last
     form.locator("input[type=file]").set_input_files(str(bad))
     form.get_by_label("Import the good lines despite bad ones").check()
     form.get_by_role("button", name="Upload").click()
-    page.wait_for_selector("#admin-message")
-    assert "Imported 1" in page.locator("#admin-message").inner_text()
+    expect(page.locator("#admin-message")).to_contain_text("Imported 1")
     page.get_by_role("link", name="imported").click()
     page.get_by_role("button", name="Disable (false positive)").click()
     assert "disabled" in page.locator("#entries").inner_text()

@@ -23,6 +23,7 @@ from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
 from takedown.api.state import AppState, KeyCache, RateLimiter
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
+from takedown.legal.evidence import EvidenceStore
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
 from takedown.web import admin as admin_pages
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         sessions=Sessions(
             secret_key(settings.secret_key, settings.home), settings.session_max_age_s
         ),
+        evidence=EvidenceStore(settings.home),
     )
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from takedown.api.metrics import Metrics
 from takedown.auth.accounts import Principal
 from takedown.cases.policy import Policy
 from takedown.config import Settings
+from takedown.legal.evidence import EvidenceStore
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
 from takedown.web.session import Sessions
@@ -96,6 +97,7 @@ class AppState:
     policy: Policy
     limiter: RateLimiter
     sessions: Sessions
+    evidence: EvidenceStore
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)

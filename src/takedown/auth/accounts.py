@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -128,3 +129,22 @@ def create_user_token(
     session.flush()
     record(session, actor, "user.token", f"user:{user.id}", {"key": row.id})
     return row, secret
+
+
+def enable_totp(session: Session, email: str, actor: str = "cli") -> str:
+    """Turn on the optional second factor; returns the otpauth:// URI for an authenticator."""
+    user = session.execute(
+        select(User).where(User.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        raise AccountError(f"no user {email}; create one with `takedown users create`")
+    user.totp_secret = pyotp.random_base32()
+    record(session, actor, "user.totp_enable", f"user:{user.id}", {})
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="takedown")
+
+
+def check_totp(user: User, code: str) -> bool:
+    """True when the user has no second factor, or ``code`` is valid now (+-30 s)."""
+    if not user.totp_secret:
+        return True
+    return bool(code.strip()) and pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1)

@@ -20,6 +20,7 @@ from takedown.auth.accounts import (
     create_key,
     create_user,
     create_user_token,
+    enable_totp,
     revoke_key,
 )
 from takedown.auth.scopes import Role, Scope, parse_scopes
@@ -225,6 +226,21 @@ def users_token(
         stderr().print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     print(secret)
+
+
+@users_app.command("totp")
+def users_totp(
+    email: Annotated[str, typer.Argument(help="The staff member's email.")],
+) -> None:
+    """Turn on a TOTP second factor; prints the otpauth:// URI to add to an authenticator app."""
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            uri = enable_totp(session, email)
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    print(uri)
 
 
 @audit_app.command("verify")

@@ -49,6 +49,7 @@ class Accepted:
     case_id: int
     restricted: bool
     priority: Priority
+    content_ids: tuple[str, ...] = ()  # the platform's ids of the items the report reaches
 
 
 def token_digest(token: str) -> str:
@@ -278,7 +279,12 @@ def submit(
             "trusted_flagger": trusted_flagger,
         },
     )
-    return Accepted(report.public_id, token, case.id, case.restricted, Priority(case.priority))
+    reached_ids = tuple(
+        session.execute(select(Content.content_id).where(Content.id.in_(content_pks))).scalars()
+    )
+    return Accepted(
+        report.public_id, token, case.id, case.restricted, Priority(case.priority), reached_ids
+    )
 
 
 def _join(

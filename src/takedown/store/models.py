@@ -68,6 +68,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     wellness: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ApiKey(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from takedown.api.routes.cases import find_copies
 from takedown.api.state import AppState, app_state
 from takedown.audit.log import record
+from takedown.auth.accounts import check_totp
 from takedown.auth.secrets import check_password
 from takedown.cases import machine
 from takedown.cases.machine import Refused, Reviewer
@@ -135,7 +136,9 @@ async def login(request: Request) -> Response:
         if user.locked_until is not None and user.locked_until > now:
             record(db, f"user:{user.id}", "login.refused_locked", f"user:{user.id}", {})
             return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
-        if not check_password(user.password_hash, password):
+        if not check_password(user.password_hash, password) or not check_totp(
+            user, values.get("code", "")
+        ):
             user.failed_logins += 1
             if user.failed_logins >= state.settings.login_max_failures:
                 user.locked_until = now + timedelta(seconds=state.settings.login_lockout_s)
@@ -311,7 +314,7 @@ async def reveal(request: Request, case_id: int, content_id: str) -> Response:
 
 @router.get("/media/{content_id}")
 def media(request: Request, content_id: str) -> Response:
-    """An item's bytes for review (fetched from the platform, not kept); every view audited."""
+    """An item's bytes for review (evidence store, or the platform); every view audited."""
     staff = _staff(request)
     if staff is None:
         return Response(status_code=401)
@@ -320,7 +323,7 @@ def media(request: Request, content_id: str) -> Response:
         if _content_in_visible_case(db, content_id, staff) is None:
             return Response(status_code=403)
         record(db, staff.actor, "media.view", f"content:{content_id}", {})
-    found = review_media.fetch(state.settings, content_id)
+    found = review_media.review_media(state.settings, state.evidence, content_id)
     if found is None:
         return Response(status_code=404)
     return Response(

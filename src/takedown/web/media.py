@@ -1,4 +1,4 @@
-"""Review media fetched from the platform on demand, never stored here.
+"""Review media: from the evidence store, or fetched from the platform and then kept.
 
 The platform serves an item's bytes at ``media_url_template`` (``{content_id}`` is filled in);
 each request carries ``Takedown-Signature`` (HMAC-SHA256 over ``"timestamp.GET <path>"`` with
@@ -14,6 +14,7 @@ import httpx
 
 from takedown.actions.signing import SIGNATURE_HEADER, sign
 from takedown.config import Settings
+from takedown.legal.evidence import EvidenceStore
 from takedown.media import MediaError, MediaKind, MediaLimits, detect
 
 
@@ -30,7 +31,35 @@ def media_url(settings: Settings, content_id: str) -> str | None:
     return settings.media_url_template.replace("{content_id}", quote(content_id, safe=""))
 
 
-def fetch(settings: Settings, content_id: str) -> ReviewMedia | None:
+def review_media(
+    settings: Settings, evidence: EvidenceStore, content_id: str
+) -> ReviewMedia | None:
+    """An item in a case: from the evidence store, else fetched from the platform and kept
+    (it is a reported item now)."""
+    data = evidence.get(content_id)
+    if data is None:
+        data = fetch(settings, content_id)
+        if data is not None:
+            evidence.put(content_id, data)
+    if data is None:
+        return None
+    try:
+        fmt = detect(data, MediaLimits(max_bytes=settings.max_upload_bytes))
+    except MediaError:
+        return None
+    return ReviewMedia(data, fmt.mime, fmt.kind is MediaKind.VIDEO)
+
+
+def capture(settings: Settings, evidence: EvidenceStore, content_ids: list[str]) -> None:
+    """Keep the bytes of newly reported items (run after the report is answered)."""
+    for content_id in content_ids:
+        if not evidence.has(content_id):
+            data = fetch(settings, content_id)
+            if data is not None:
+                evidence.put(content_id, data)
+
+
+def fetch(settings: Settings, content_id: str) -> bytes | None:
     """The item's bytes from the platform, or None when it has none (deleted, unreachable)."""
     url = media_url(settings, content_id)
     if url is None:
@@ -43,8 +72,4 @@ def fetch(settings: Settings, content_id: str) -> ReviewMedia | None:
         return None
     if response.status_code != 200 or len(response.content) > settings.max_upload_bytes:
         return None
-    try:
-        fmt = detect(response.content, MediaLimits(max_bytes=settings.max_upload_bytes))
-    except MediaError:
-        return None
-    return ReviewMedia(response.content, fmt.mime, fmt.kind is MediaKind.VIDEO)
+    return response.content

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from takedown.api.state import app_state, public_base
@@ -15,6 +16,7 @@ from takedown.cases.validation import FieldProblem, ReportDraft, validate
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
 from takedown.service import reports as report_service
+from takedown.web.media import capture
 from takedown.web.session import FORM_COOKIE, same
 from takedown.web.templating import _, templates
 
@@ -148,12 +150,17 @@ async def report_submit(request: Request) -> Response:
     accepted = await run_in_threadpool(store)
     state.wake.set()
     status_url = f"{public_base(request)}/status/{accepted.status_token}"
-    return _page(
+    response = _page(
         request,
         "receipt.html",
         {"accepted": accepted, "status_url": status_url, "received_at": now},
         201,
     )
+    if accepted.content_ids and state.settings.media_url_template:
+        response.background = BackgroundTask(
+            capture, state.settings, state.evidence, list(accepted.content_ids)
+        )
+    return response
 
 
 @router.get("/status/{token}", response_class=HTMLResponse)

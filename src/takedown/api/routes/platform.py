@@ -113,6 +113,8 @@ async def register_content(
 
     out, created = await run_in_threadpool(store)
     if out["verdict"] != "allow":
+        if data is not None and created:
+            await run_in_threadpool(state.evidence.put, body.content_id, data)  # held or blocked
         state.wake.set()
     state.metrics.verdicts.labels("content", out["verdict"]).inc()
     return JSONResponse(out, status_code=201 if created else 200)

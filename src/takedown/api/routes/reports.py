@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,7 @@ from takedown.service.content import signals_of
 from takedown.service.reports import Reached
 from takedown.signals import AnySignal, InvalidSignal
 from takedown.signals.wire import from_stored
+from takedown.web.media import capture
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -70,7 +71,9 @@ def _client(request: Request) -> str:
 
 
 @router.post("", response_model=ReportAccepted, status_code=201)
-async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
+async def submit_report(
+    body: ReportIn, request: Request, background: BackgroundTasks
+) -> ReportAccepted:
     """Report content, with no account. A report of a minor in sexual content, or of known
     child-abuse material, restricts the content in this same request."""
     state = app_state(request)
@@ -112,6 +115,8 @@ async def submit_report(body: ReportIn, request: Request) -> ReportAccepted:
 
     accepted = await run_in_threadpool(store)
     state.wake.set()  # a restriction goes out now, not at the next poll
+    if accepted.content_ids and state.settings.media_url_template:
+        background.add_task(capture, state.settings, state.evidence, list(accepted.content_ids))
     status_url = f"{public_base(request)}/v1/reports/status/{accepted.status_token}"
     return ReportAccepted(
         report_id=accepted.report_id,

@@ -1,0 +1,1 @@
+"""Legal duties: the evidence kept for reported, held and confirmed items."""
