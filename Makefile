@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
+.PHONY: setup browser messages run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-index: setup
 bench-service: setup
 	@command -v wrk >/dev/null || { echo "bench-service needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) benchmarks/service.py
+
+# Extract the pages' strings for translators (catalogs go in src/takedown/web/locale/LANG/).
+messages: setup
+	mkdir -p src/takedown/web/locale
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -o src/takedown/web/locale/takedown.pot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
