@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         "https://platform.example/takedown-media/{content_id}; requests are HMAC-signed.",
     )
     media_secret: str = Field("", description="Key that signs media requests to the platform.")
+    vault_key: str = Field(
+        "",
+        description="Evidence master key (32 bytes, base64); empty: kept in HOME/vault-keys.json.",
+    )
+    evidence_retention_days: float = Field(
+        365.0, gt=0, description="How long evidence is kept unless preserved longer or held."
+    )
 
     @classmethod
     def settings_customise_sources(

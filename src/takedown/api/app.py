@@ -46,7 +46,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         sessions=Sessions(
             secret_key(settings.secret_key, settings.home), settings.session_max_age_s
         ),
-        evidence=EvidenceStore(settings.home),
+        evidence=EvidenceStore(
+            settings.home, settings.vault_key, settings.evidence_retention_days
+        ),
     )
 
     @asynccontextmanager

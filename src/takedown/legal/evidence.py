@@ -1,37 +1,37 @@
-"""Media bytes of reported, held and confirmed items, kept under ``HOME/evidence``.
+"""Evidence: the bytes (and metadata) of reported, held and confirmed items, in the vault.
 
-Only those items' bytes are kept (an allowed upload's bytes are hashed and dropped). Files are
-readable by the service's user only and reached only through authenticated, audited routes;
-encryption at rest with per-item keys arrives with the evidence vault (legal issue).
+Only those items are kept (an allowed upload's bytes are hashed and dropped); every read goes
+through an authenticated, audited route. This is the service's view of :mod:`legal.vault`:
+items keyed by the platform's content id, sealed for ``evidence_retention_days``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from takedown.legal.vault import MasterKeys, Vault
+
+KEY_FILE = "vault-keys.json"
 
 
 class EvidenceStore:
-    def __init__(self, home: Path) -> None:
-        self.root = home / "evidence"
+    def __init__(self, home: Path, vault_key: str = "", retention_days: float = 365.0) -> None:
+        self.vault = Vault(home / "evidence", MasterKeys.load(home / KEY_FILE, vault_key))
+        self.retention = timedelta(days=retention_days)
 
-    def _path(self, content_id: str) -> Path:
-        return self.root / hashlib.sha256(content_id.encode("utf-8")).hexdigest()
-
-    def put(self, content_id: str, data: bytes) -> None:
-        """Write atomically (temporary file renamed), mode 0600."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self._path(content_id)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        tmp.replace(path)
+    def put(self, content_id: str, data: bytes, metadata: dict[str, Any] | None = None) -> None:
+        self.vault.put(
+            content_id,
+            data,
+            {"content_id": content_id, **(metadata or {})},
+            now=datetime.now(UTC),
+            retention=self.retention,
+        )
 
     def get(self, content_id: str) -> bytes | None:
-        path = self._path(content_id)
-        return path.read_bytes() if path.is_file() else None
+        return self.vault.get(content_id)
 
     def has(self, content_id: str) -> bool:
-        return self._path(content_id).is_file()
+        return self.vault.has(content_id)

@@ -1,0 +1,80 @@
+"""The evidence vault: nothing readable on disk, one data key per item, key rotation without
+re-encrypting payloads, retention (expiry, legal hold, preservation), destruction, tampering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from takedown.legal.evidence import KEY_FILE, EvidenceStore
+from takedown.legal.vault import MasterKeys, Vault, VaultError
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+YEAR = timedelta(days=365)
+PATTERN = b"PLAINTEXT-MARKER-" * 64  # a known byte pattern that must never reach the disk
+
+
+def _all_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+
+
+def test_nothing_readable_on_disk(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    store.put("post-42", PATTERN, {"uploader_id": "uploader-secret-7", "url": "https://x/p/42"})
+    disk = _all_bytes(tmp_path)
+    assert b"PLAINTEXT-MARKER" not in disk
+    assert b"uploader-secret-7" not in disk and b"post-42" not in disk
+    assert store.get("post-42") == PATTERN
+    assert store.vault.metadata("post-42") == {
+        "content_id": "post-42",
+        "uploader_id": "uploader-secret-7",
+        "url": "https://x/p/42",
+    }
+    assert oct((tmp_path / KEY_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_each_item_has_its_own_key_and_tampering_is_refused(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "v", MasterKeys.generate())
+    vault.put("a", b"same bytes", {}, now=NOW, retention=YEAR)
+    vault.put("b", b"same bytes", {}, now=NOW, retention=YEAR)
+    files = sorted((tmp_path / "v").glob("*.bin"))
+    assert files[0].read_bytes() != files[1].read_bytes()
+    files[0].write_bytes(files[1].read_bytes())  # swap one payload for another
+    with pytest.raises(VaultError):
+        [vault.get(i) for i in ("a", "b")]
+    stranger = Vault(tmp_path / "v", MasterKeys.generate())
+    with pytest.raises(VaultError):
+        stranger.get("b")
+
+
+def test_rotation_rewraps_keys_not_payloads(tmp_path: Path) -> None:
+    keys = MasterKeys.generate()
+    vault = Vault(tmp_path / "v", keys)
+    vault.put("item", PATTERN, {"k": 1}, now=NOW, retention=YEAR)
+    payload = next((tmp_path / "v").glob("*.bin")).read_bytes()
+    new_keys = keys.rotated()
+    assert vault.rewrap(new_keys) == 1
+    assert next((tmp_path / "v").glob("*.bin")).read_bytes() == payload  # untouched
+    only_new = MasterKeys(new_keys.current, {new_keys.current: new_keys.keys[new_keys.current]})
+    assert Vault(tmp_path / "v", only_new).get("item") == PATTERN
+    only_old = MasterKeys(keys.current, dict(keys.keys))
+    with pytest.raises(VaultError):
+        Vault(tmp_path / "v", only_old).get("item")
+
+
+def test_retention_hold_preservation_and_destruction(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "v", MasterKeys.generate())
+    for item in ("expires", "held", "preserved", "destroyed"):
+        vault.put(item, b"x", {}, now=NOW, retention=YEAR)
+    vault.set_hold("held", True)
+    vault.preserve_until("preserved", NOW + 2 * YEAR)
+    assert vault.destroy("destroyed") and not vault.has("destroyed")
+    assert vault.purge(NOW + YEAR - timedelta(seconds=1)) == 0
+    assert vault.purge(NOW + YEAR + timedelta(days=1)) == 1
+    assert not vault.has("expires")
+    assert vault.has("held") and vault.has("preserved")
+    vault.set_hold("held", False)
+    assert vault.purge(NOW + 3 * YEAR) == 2
+    assert list((tmp_path / "v").iterdir()) == []
