@@ -78,3 +78,51 @@ def test_retention_hold_preservation_and_destruction(tmp_path: Path) -> None:
     vault.set_hold("held", False)
     assert vault.purge(NOW + 3 * YEAR) == 2
     assert list((tmp_path / "v").iterdir()) == []
+
+
+def test_evidence_access_is_narrow_and_audited(service: object, tmp_path: Path) -> None:
+    from tests.conftest import encode, synthetic_rgb
+    from tests.service_support import Service
+
+    assert isinstance(service, Service)
+    image = encode(synthetic_rgb(4, (200, 150)), "PNG")
+    service.client.app.state.takedown.evidence.put(  # type: ignore[attr-defined]
+        "held-1", image, {"uploader_id": "u-9"}
+    )
+    legal = service.staff("legal")
+    reviewer = service.staff("reviewer")
+    assert service.as_(reviewer, "GET", "/v1/evidence/held-1").status_code == 403
+    admin_key = service.admin_key  # a platform/admin key has no staff role: refused too
+    assert (
+        service.client.get("/v1/evidence/held-1", headers=service.headers(admin_key)).status_code
+        == 403
+    )
+    read = service.as_(legal, "GET", "/v1/evidence/held-1")
+    assert read.status_code == 200 and read.content == image
+    assert read.headers["content-type"] == "image/png"
+    record = service.as_(legal, "GET", "/v1/evidence/held-1/record").json()
+    assert record["metadata"]["uploader_id"] == "u-9" and record["legal_hold"] is False
+    held = service.as_(legal, "POST", "/v1/evidence/held-1/hold", json={"hold": True})
+    assert held.json()["legal_hold"] is True
+    admin = service.staff("admin")
+    gone = service.as_(
+        admin, "POST", "/v1/evidence/held-1/destroy", json={"request_reference": "LE-2026-17"}
+    )
+    assert gone.status_code == 200
+    assert service.as_(legal, "GET", "/v1/evidence/held-1").status_code == 404
+    actions = [e["action"] for e in service.get("/v1/audit", params={"limit": 1000}).json()]
+    for expected in ("evidence.read", "evidence.read_record", "evidence.hold", "evidence.destroy"):
+        assert expected in actions
+
+
+def test_purge_job_records_what_it_deleted(service: object) -> None:
+    from takedown.actions.worker import purge_evidence
+    from tests.service_support import Service
+
+    assert isinstance(service, Service)
+    evidence = service.client.app.state.takedown.evidence  # type: ignore[attr-defined]
+    evidence.put("old-1", b"bytes", {})
+    assert purge_evidence(service.db, evidence, datetime.now(UTC) + timedelta(days=400)) == 1
+    assert not evidence.has("old-1")
+    actions = [e["action"] for e in service.get("/v1/audit").json()]
+    assert "evidence.purge" in actions

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 import httpx
 
 from takedown.actions.delivery import RetryPolicy, deliver_due
+from takedown.audit.log import record
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
+from takedown.legal.evidence import EvidenceStore
 from takedown.service.cases import tick
 from takedown.store.db import Database
 
@@ -27,6 +29,15 @@ def policy_from(settings: Settings) -> RetryPolicy:
     )
 
 
+def purge_evidence(db: Database, evidence: EvidenceStore, now: datetime) -> int:
+    """Delete expired evidence (not under legal hold) and record that it was done."""
+    purged = evidence.vault.purge(now)
+    if purged:
+        with db.write() as session:
+            record(session, "system", "evidence.purge", "evidence", {"items": purged})
+    return purged
+
+
 def run(
     db: Database,
     settings: Settings,
@@ -39,14 +50,17 @@ def run(
     wake = wake or threading.Event()
     retry = policy_from(settings)
     case_policy = load_policy(settings.policy_file)
+    evidence = EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days)
     next_tick = 0.0
     with httpx.Client(follow_redirects=False) as client:
         while not stop.is_set():
             try:
                 busy = deliver_due(db, client, retry)
                 if time.monotonic() >= next_tick:
+                    now = datetime.now(UTC)
                     with db.write() as session:
-                        tick(session, case_policy, datetime.now(UTC))
+                        tick(session, case_policy, now)
+                    purge_evidence(db, evidence, now)
                     next_tick = time.monotonic() + settings.clock_tick_s
             except Exception:
                 log.exception("worker round failed; retrying")

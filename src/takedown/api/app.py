@@ -18,7 +18,16 @@ from takedown.actions import worker
 from takedown.api import errors
 from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.requests import BodyLimit
-from takedown.api.routes import actions, admin, banks, cases, ops, platform, reports
+from takedown.api.routes import (
+    actions,
+    admin,
+    banks,
+    cases,
+    evidence,
+    ops,
+    platform,
+    reports,
+)
 from takedown.api.schemas import ContentIn, EntriesIn, LookupIn, SignalIn
 from takedown.api.state import AppState, KeyCache, RateLimiter
 from takedown.cases.policy import load_policy
@@ -46,9 +55,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         sessions=Sessions(
             secret_key(settings.secret_key, settings.home), settings.session_max_age_s
         ),
-        evidence=EvidenceStore(
-            settings.home, settings.vault_key, settings.evidence_retention_days
-        ),
+        evidence=EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days),
     )
 
     @asynccontextmanager
@@ -85,6 +92,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         banks.router,
         actions.router,
         admin.router,
+        evidence.router,
         ops.router,
         public.router,
         console.router,

@@ -227,6 +227,7 @@ class KeyIn(BaseModel):
             "cases:decide",
             "appeals:write",
             "trusted_flagger",
+            "evidence",
             "admin",
         ]
     ] = Field(min_length=1)

@@ -17,6 +17,7 @@ class Scope(StrEnum):
     CASES_DECIDE = "cases:decide"
     APPEALS_WRITE = "appeals:write"
     TRUSTED_FLAGGER = "trusted_flagger"
+    EVIDENCE = "evidence"
     ADMIN = "admin"
 
 
@@ -39,6 +40,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.AUDIT_READ,
             Scope.CASES_READ,
             Scope.CASES_DECIDE,
+            Scope.EVIDENCE,
         }
     ),
     Role.SENIOR_REVIEWER: frozenset(
@@ -48,7 +50,14 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
     ),
     Role.LEGAL: frozenset(
-        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.AUDIT_READ, Scope.CASES_READ}
+        {
+            Scope.LOOKUP,
+            Scope.BANKS_READ,
+            Scope.ACTIONS_READ,
+            Scope.AUDIT_READ,
+            Scope.CASES_READ,
+            Scope.EVIDENCE,
+        }
     ),
 }
 
