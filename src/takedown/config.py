@@ -88,6 +88,21 @@ class Settings(BaseSettings):
         "",
         description="Evidence master key (32 bytes, base64); empty: kept in HOME/vault-keys.json.",
     )
+    ncmec_url: str = Field(
+        "https://exttest.cybertip.org/ispws",
+        description="CyberTipline ESP service: the test URL by default; production is "
+        "https://report.cybertip.org/ispws.",
+    )
+    ncmec_username: str = Field("", description="CyberTipline ESP user name.")
+    ncmec_password: str = Field("", description="CyberTipline ESP password.")
+    reporter_company: str = Field("", description="Company name in CyberTipline reports.")
+    reporter_first_name: str = Field("", description="Reporting person's first name.")
+    reporter_last_name: str = Field("", description="Reporting person's last name.")
+    reporter_email: str = Field("", description="Reporting person's email.")
+    reporter_phone: str = Field("", description="Reporting person's phone.")
+    preservation_days: float = Field(
+        365.0, gt=0, description="Evidence kept at least this long after a CyberTipline report."
+    )
     evidence_retention_days: float = Field(
         365.0, gt=0, description="How long evidence is kept unless preserved longer or held."
     )

@@ -19,6 +19,7 @@ class ClockKind(StrEnum):
     RESTRICT = "restrict"
     FIRST_REVIEW = "first_review"
     REMOVAL = "removal"
+    CYBERTIP = "cybertip"
 
 
 @dataclass(frozen=True)

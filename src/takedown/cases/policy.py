@@ -30,6 +30,7 @@ class Policy:
     restrict_s: float
     first_review_s: dict[Priority, float]
     removal_s: float
+    cybertip_s: float
     warnings: tuple[float, ...]
     auto_remove_distance: int
     review_distance: int
@@ -71,6 +72,7 @@ def load_policy(path: Path | None = None) -> Policy:
                 Priority(k): float(v) for k, v in raw["clocks"]["first_review_s"].items()
             },
             removal_s=float(raw["clocks"]["removal_s"]),
+            cybertip_s=float(raw["clocks"]["cybertip_s"]),
             warnings=tuple(sorted(float(w) for w in raw["clocks"]["warnings"])),
             auto_remove_distance=int(raw["copies"]["auto_remove_distance"]),
             review_distance=int(raw["copies"]["review_distance"]),

@@ -31,6 +31,7 @@ from takedown.cases.vocabulary import (
 )
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
+from takedown.service import cybertip
 from takedown.service.reports import restrict_content, token_digest
 from takedown.store.db import serialize
 from takedown.store.models import (
@@ -174,6 +175,8 @@ def _rule(
     if Effect.ASK_REPORTER in ruling.effects:
         case.question = note
     session.flush()
+    if state is CaseState.ACTIONED and case.category == Category.CHILD_SEXUAL_ABUSE.value:
+        cybertip.open_draft(session, case, policy, now)
     record(
         session,
         f"user:{reviewer.user_id}",

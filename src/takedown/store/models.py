@@ -324,3 +324,22 @@ class Appeal(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class CyberTipReport(Base):
+    """A CyberTipline report for a confirmed child-sexual-abuse case: drafted at confirmation,
+    approved by legal staff, then filed (the NCMEC id is stored as soon as it exists, so that
+    a resumed filing never submits twice)."""
+
+    __tablename__ = "cybertip_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    ncmec_report_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,151 @@
+"""CyberTipline reports on SQLite and PostgreSQL: a confirmed child-abuse case drafts a report
+with a 24 h clock; legal approval files it with the real client over HTTP against a local
+server that checks NCMEC's protocol; errors, retries, resumption and restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from takedown.legal.cybertip import (
+    CSAM_INCIDENT,
+    ReporterContact,
+    TipReport,
+    element_order,
+    report_xml,
+)
+from tests.conftest import encode, synthetic_rgb
+from tests.ncmec_server import FakeNcmec
+from tests.service_support import Service, make_settings, running_service
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONTACT = ReporterContact("Example Photos Inc.", "Lee", "Legal", "legal@example.org", "+1 555 0100")
+
+
+def test_report_xml_is_in_schema_order_and_refuses_the_future() -> None:
+    report = TipReport(CSAM_INCIDENT, NOW - timedelta(hours=1), ("https://p.example/v/1",), CONTACT)
+    assert element_order(report_xml(report, NOW)) == [
+        "incidentSummary",
+        "internetDetails",
+        "reporter",
+    ]
+    with pytest.raises(ValueError, match="future"):
+        report_xml(TipReport(CSAM_INCIDENT, NOW + timedelta(hours=1), ("u",), CONTACT), NOW)
+
+
+@pytest.fixture
+def ncmec() -> Iterator[FakeNcmec]:
+    with FakeNcmec().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def legal_service(db_url: str, tmp_path: Path, ncmec: FakeNcmec) -> Iterator[Service]:
+    settings = make_settings(
+        tmp_path,
+        db_url,
+        ncmec_url=ncmec.url,
+        ncmec_username=ncmec.username,
+        ncmec_password=ncmec.password,
+        reporter_company="Example Photos Inc.",
+        reporter_first_name="Lee",
+        reporter_last_name="Legal",
+        reporter_email="legal@example.org",
+    )
+    with running_service(settings) as service:
+        yield service
+
+
+def _confirmed_case(service: Service) -> str:
+    image = encode(synthetic_rgb(11, (320, 240)), "PNG")
+    service.post(
+        "/v1/content",
+        json={
+            "content_id": "post-1",
+            "uploader_id": "uploader-1",
+            "url": "https://photos.example/p/post-1",
+            "signals": [{"type": "md5", "value": "c" * 32}],
+        },
+    )
+    service.client.app.state.takedown.evidence.put("post-1", image, {})  # type: ignore[attr-defined]
+    report = service.client.post(
+        "/v1/reports",
+        json={
+            "content": [{"content_id": "post-1"}],
+            "category": "child_sexual_abuse",
+            "minor_depicted": "yes",
+            "relationship": "parent_or_guardian",
+        },
+    ).json()
+    specialist = service.staff("child_safety_specialist")
+    decided = service.as_(
+        specialist,
+        "POST",
+        f"/v1/cases/{report['case_id']}/decisions",
+        json={"outcome": "violation"},
+    )
+    assert decided.json()["state"] == "actioned"
+    return str(report["case_id"])
+
+
+def test_confirmed_case_is_filed_after_legal_approval(
+    legal_service: Service, ncmec: FakeNcmec
+) -> None:
+    service = legal_service
+    case_id = _confirmed_case(service)
+    legal = service.staff("legal")
+    queue = service.as_(legal, "GET", "/v1/cybertipline").json()
+    assert [(t["case_id"], t["state"]) for t in queue] == [(case_id, "draft")]
+    case = service.as_(legal, "GET", f"/v1/cases/{case_id}").json()
+    assert "cybertip" in {c["kind"] for c in case["clocks"]}
+    reviewer = service.staff("child_safety_specialist")
+    tip_id = queue[0]["id"]
+    refused = service.as_(reviewer, "POST", f"/v1/cybertipline/{tip_id}/approve")
+    assert refused.status_code == 403  # only legal approves
+    ncmec.fail_next = 1  # one server error: retried with back-off
+    filed = service.as_(legal, "POST", f"/v1/cybertipline/{tip_id}/approve")
+    assert filed.status_code == 200, filed.text
+    body = filed.json()
+    assert body["state"] == "finished" and body["files"] == 1
+    accepted = ncmec.reports[body["ncmec_report_id"]]
+    assert accepted.finished and len(accepted.files) == 1 and accepted.details
+    assert len(ncmec.reports) == 1  # the 1000 answer created nothing; the retry filed one
+    submits = ncmec.calls.count("/submit")
+    again = service.as_(legal, "POST", f"/v1/cybertipline/{tip_id}/file")
+    assert again.json()["state"] == "finished"
+    assert ncmec.calls.count("/submit") == submits  # never a second report
+    sealed = service.client.app.state.takedown.evidence.vault.retention("post-1")  # type: ignore[attr-defined]
+    assert datetime.fromisoformat(sealed.expires_at) > datetime.now(UTC) + timedelta(days=360)
+    clocks = service.as_(legal, "GET", f"/v1/cases/{case_id}").json()["clocks"]
+    assert next(c for c in clocks if c["kind"] == "cybertip")["met_at"] is not None
+
+
+def test_errors_resume_and_restart(legal_service: Service, ncmec: FakeNcmec) -> None:
+    service = legal_service
+    _confirmed_case(service)
+    legal = service.staff("legal")
+    tip_id = service.as_(legal, "GET", "/v1/cybertipline").json()[0]["id"]
+    good_password = ncmec.password
+    ncmec.password = "rotated-by-ncmec"
+    failed = service.as_(legal, "POST", f"/v1/cybertipline/{tip_id}/approve")
+    assert failed.status_code == 502
+    assert failed.json()["ncmec_code"] == 2000
+    assert service.as_(legal, "GET", "/v1/cybertipline").json()[0]["state"] == "failed"
+    assert not ncmec.reports
+    ncmec.password = good_password
+    # simulate an interrupted filing: submitted, then NCMEC dropped the unfinished report
+    from takedown.store.models import CyberTipReport
+
+    with service.db.write() as session:
+        tip = session.get(CyberTipReport, tip_id)
+        assert tip is not None
+        tip.state, tip.ncmec_report_id = "submitted", "999"
+    resumed = service.as_(legal, "POST", f"/v1/cybertipline/{tip_id}/file")
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["state"] == "finished"
+    assert resumed.json()["ncmec_report_id"] != "999"
+    actions = [e["action"] for e in service.get("/v1/audit", params={"limit": 1000}).json()]
+    assert "cybertip.restart" in actions and "cybertip.finish" in actions
