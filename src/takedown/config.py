@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     reporter_last_name: str = Field("", description="Reporting person's last name.")
     reporter_email: str = Field("", description="Reporting person's email.")
     reporter_phone: str = Field("", description="Reporting person's phone.")
+    dsa_url: str = Field(
+        "", description="DSA Transparency Database API base URL; empty: statements not sent."
+    )
+    dsa_token: str = Field("", description="Bearer token for the Transparency Database API.")
     preservation_days: float = Field(
         365.0, gt=0, description="Evidence kept at least this long after a CyberTipline report."
     )

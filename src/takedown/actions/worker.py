@@ -13,8 +13,10 @@ from takedown.actions.delivery import RetryPolicy, deliver_due
 from takedown.audit.log import record
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
+from takedown.legal.dsa_client import DsaClient, DsaConfig
 from takedown.legal.evidence import EvidenceStore
 from takedown.service.cases import tick
+from takedown.service.dsa import send_pending
 from takedown.store.db import Database
 
 log = logging.getLogger("takedown.worker")
@@ -51,6 +53,11 @@ def run(
     retry = policy_from(settings)
     case_policy = load_policy(settings.policy_file)
     evidence = EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days)
+    dsa = (
+        DsaClient(DsaConfig(settings.dsa_url, settings.dsa_token))
+        if settings.dsa_url and settings.dsa_token
+        else None
+    )
     next_tick = 0.0
     with httpx.Client(follow_redirects=False) as client:
         while not stop.is_set():
@@ -61,6 +68,8 @@ def run(
                     with db.write() as session:
                         tick(session, case_policy, now)
                     purge_evidence(db, evidence, now)
+                    if dsa is not None:
+                        send_pending(db, dsa, case_policy, now)
                     next_tick = time.monotonic() + settings.clock_tick_s
             except Exception:
                 log.exception("worker round failed; retrying")

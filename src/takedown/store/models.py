@@ -313,6 +313,8 @@ class Decision(Base):
     statement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dsa_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    dsa_error: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Appeal(Base):
