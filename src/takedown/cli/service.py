@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,7 +29,9 @@ from takedown.auth.accounts import (
 from takedown.auth.scopes import Role, Scope, parse_scopes
 from takedown.cli.output import stderr
 from takedown.config import Settings, load_settings
+from takedown.legal.transparency import to_csv, to_html
 from takedown.logs import configure
+from takedown.service.transparency import transparency
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
 from takedown.store.models import ApiKey, User
@@ -35,6 +40,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for platform clients.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff accounts and their API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports about the service.", no_args_is_help=True)
 
 
 def _settings() -> Settings:
@@ -256,3 +262,37 @@ def audit_verify() -> None:
         f"{escape(result.problem.reason)} ({result.events} events verified before it)"
     )
     raise typer.Exit(1)
+
+
+def _day(value: str, option: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        stderr().print(f"[red]{option} takes a date like 2026-01-31, got {escape(value)}[/red]")
+        raise typer.Exit(2) from None
+
+
+@report_app.command("transparency")
+def transparency_report(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD), included.")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), included.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for transparency.json, .csv and .html.")
+    ] = None,
+) -> None:
+    """Counts, times against deadlines, appeals, CyberTipline reports, banks, upload verdicts;
+    JSON on standard output, and the three files in --out."""
+    first, last = _day(start, "--from"), _day(end, "--to") + timedelta(days=1)
+    if last <= first:
+        stderr().print("[red]--to must not be before --from[/red]")
+        raise typer.Exit(2)
+    db = open_database(_settings())
+    report = transparency(db, first, last)
+    body = json.dumps(report.to_json(), indent=2, default=str)
+    print(body)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "transparency.json").write_text(body + "\n")
+        (out / "transparency.csv").write_text(to_csv(report))
+        (out / "transparency.html").write_text(to_html(report))
+        stderr().print(f"wrote transparency.json, .csv and .html in {escape(str(out))}")

@@ -4,6 +4,8 @@ with statement-of-reasons templates and shortcuts, the dashboard."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +23,9 @@ from takedown.auth.secrets import check_password
 from takedown.cases import machine
 from takedown.cases.machine import Refused, Reviewer
 from takedown.cases.vocabulary import AppealOutcome, Category, Outcome, Priority, StaffRole
+from takedown.legal.transparency import to_csv
 from takedown.service import cases as case_service
+from takedown.service.transparency import transparency
 from takedown.store.models import (
     Appeal,
     AuditEvent,
@@ -466,3 +470,35 @@ def due_epoch(moment: datetime | None) -> float | None:
 
 
 templates.env.filters["epoch"] = due_epoch
+
+
+@router.get("/transparency", response_class=HTMLResponse)
+def transparency_page(request: Request, start: str = "", end: str = "") -> Response:
+    """The transparency report for a period (default: the last 30 days)."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    now = utcnow()
+    try:
+        first = (
+            datetime.fromisoformat(start).replace(tzinfo=now.tzinfo)
+            if start
+            else now - timedelta(days=30)
+        )
+        last = (
+            datetime.fromisoformat(end).replace(tzinfo=now.tzinfo) + timedelta(days=1)
+            if end
+            else now
+        )
+    except ValueError:
+        first, last = now - timedelta(days=30), now
+    report = transparency(app_state(request).db, first, last)
+    return _page(
+        request,
+        "console/transparency.html",
+        {
+            "staff": staff,
+            "report": report,
+            "rows": list(csv.reader(io.StringIO(to_csv(report))))[1:],
+        },
+    )
