@@ -224,9 +224,7 @@ def test_appeals_both_ways(service: Service) -> None:
     assert overturned.json()["state"] == "actioned"
     assert ("remove", "post-1") in _actions(service)
     # now the uploader appeals the removal, through the platform
-    platform = service.key(
-        __import__("takedown.auth.scopes", fromlist=["Scope"]).Scope.APPEALS_WRITE
-    )
+    platform = service.key(Scope.APPEALS_WRITE)
     appeal = service.as_(
         platform, "POST", f"/v1/cases/{case_id}/appeals", json={"reason": "satire"}
     )

@@ -58,9 +58,7 @@ def test_figures_match_the_raw_rows(service: Service, tmp_path: Path) -> None:
     service.as_(specialist, "POST", f"/v1/cases/{p0}/decisions", json={"outcome": "violation"})
     service.set_now(t0 + timedelta(hours=2))
     service.as_(reviewer, "POST", f"/v1/cases/{p2}/decisions", json={"outcome": "no_violation"})
-    platform = service.key(
-        __import__("takedown.auth.scopes", fromlist=["Scope"]).Scope.APPEALS_WRITE
-    )
+    platform = service.key(Scope.APPEALS_WRITE)
     service.as_(platform, "POST", f"/v1/cases/{p0}/appeals", json={"reason": "mine"})
     service.as_(other, "POST", f"/v1/cases/{p0}/appeal-decision", json={"outcome": "upheld"})
 
