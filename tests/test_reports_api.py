@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from takedown.auth.scopes import Scope
 from takedown.cases.policy import load_policy
 from takedown.service.cases import tick
 from takedown.signals import Signal
@@ -310,8 +311,6 @@ def test_copy_reports_join_and_far_copies_get_a_quick_confirm(service: Service) 
 
 
 def test_trusted_flagger_priority_and_no_rate_limit(db_url: str, tmp_path: Path) -> None:
-    from takedown.auth.scopes import Scope
-
     settings = make_settings(tmp_path, db_url, report_rate_per_ip=2)
     with running_service(settings) as service:
         flagger = service.key(Scope.TRUSTED_FLAGGER)
