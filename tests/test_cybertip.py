@@ -149,3 +149,37 @@ def test_errors_resume_and_restart(legal_service: Service, ncmec: FakeNcmec) -> 
     assert resumed.json()["ncmec_report_id"] != "999"
     actions = [e["action"] for e in service.get("/v1/audit", params={"limit": 1000}).json()]
     assert "cybertip.restart" in actions and "cybertip.finish" in actions
+
+
+def test_console_queue_approves_and_files(legal_service: Service, ncmec: FakeNcmec) -> None:
+    import re
+
+    from takedown.auth.accounts import create_user
+    from takedown.auth.scopes import Role
+
+    service = legal_service
+    case_id = _confirmed_case(service)
+    with service.db.write() as session:
+        create_user(session, "counsel@example.org", Role.LEGAL, "a long enough password", "t")
+    page = service.client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    service.client.post(
+        "/console/login",
+        data={
+            "csrf_token": token.group(1),
+            "email": "counsel@example.org",
+            "password": "a long enough password",
+        },
+    )
+    queue = service.client.get("/console/cybertipline")
+    assert f"#{case_id}" in queue.text and "Approve and file" in queue.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', queue.text)
+    tip = re.search(r"/console/cybertipline/(\d+)/approve", queue.text)
+    assert csrf is not None and tip is not None
+    service.client.post(
+        f"/console/cybertipline/{tip.group(1)}/approve", data={"csrf_token": csrf.group(1)}
+    )
+    after = service.client.get("/console/cybertipline")
+    assert "finished" in after.text
+    assert len(ncmec.reports) == 1 and next(iter(ncmec.reports.values())).finished

@@ -126,3 +126,32 @@ def test_purge_job_records_what_it_deleted(service: object) -> None:
     assert not evidence.has("old-1")
     actions = [e["action"] for e in service.get("/v1/audit").json()]
     assert "evidence.purge" in actions
+
+
+def test_cli_rotates_the_master_key(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    store = EvidenceStore(tmp_path)
+    store.put("item-1", PATTERN, {})
+    before = store.vault.keys.current
+    env = {
+        **os.environ,
+        "TAKEDOWN_HOME": str(tmp_path),
+        "TAKEDOWN_DATABASE_URL": f"sqlite:///{tmp_path / 'takedown.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "takedown", "vault", "rotate-key"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "re-wrapped 1 data keys" in done.stderr
+    reopened = EvidenceStore(tmp_path)
+    assert reopened.vault.keys.current != before
+    assert list(reopened.vault.keys.keys) == [reopened.vault.keys.current]  # old key gone
+    assert reopened.get("item-1") == PATTERN

@@ -55,6 +55,7 @@ app.add_typer(service.keys_app, name="keys")
 app.add_typer(service.users_app, name="users")
 app.add_typer(service.audit_app, name="audit")
 app.add_typer(service.report_app, name="report")
+app.add_typer(service.vault_app, name="vault")
 app.command()(service.serve)
 app.command()(service.worker)
 

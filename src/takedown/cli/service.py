@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from takedown.actions import worker as delivery_worker
-from takedown.audit.log import verify
+from takedown.audit.log import record, verify
 from takedown.auth.accounts import (
     AccountError,
     create_key,
@@ -29,7 +29,9 @@ from takedown.auth.accounts import (
 from takedown.auth.scopes import Role, Scope, parse_scopes
 from takedown.cli.output import stderr
 from takedown.config import Settings, load_settings
+from takedown.legal.evidence import KEY_FILE, EvidenceStore
 from takedown.legal.transparency import to_csv, to_html
+from takedown.legal.vault import MasterKeys
 from takedown.logs import configure
 from takedown.service.transparency import transparency
 from takedown.store.db import Database
@@ -41,6 +43,7 @@ keys_app = typer.Typer(help="API keys for platform clients.", no_args_is_help=Tr
 users_app = typer.Typer(help="Staff accounts and their API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports about the service.", no_args_is_help=True)
+vault_app = typer.Typer(help="The evidence vault.", no_args_is_help=True)
 
 
 def _settings() -> Settings:
@@ -296,3 +299,24 @@ def transparency_report(
         (out / "transparency.csv").write_text(to_csv(report))
         (out / "transparency.html").write_text(to_html(report))
         stderr().print(f"wrote transparency.json, .csv and .html in {escape(str(out))}")
+
+
+@vault_app.command("rotate-key")
+def vault_rotate_key() -> None:
+    """A new master key: every item's data key is re-wrapped (payloads untouched), then the
+    old keys are dropped from the key file."""
+    settings = _settings()
+    if settings.vault_key:
+        stderr().print("[red]the master key comes from vault_key: rotate it there[/red]")
+        raise typer.Exit(2)
+    db = open_database(settings)
+    store = EvidenceStore(settings.home)
+    new_keys = store.vault.keys.rotated()
+    new_keys.save(settings.home / KEY_FILE)  # both keys on disk while re-wrapping
+    count = store.vault.rewrap(new_keys)
+    MasterKeys(new_keys.current, {new_keys.current: new_keys.keys[new_keys.current]}).save(
+        settings.home / KEY_FILE
+    )
+    with db.write() as session:
+        record(session, "cli", "vault.rotate", "vault", {"items": count})
+    stderr().print(f"re-wrapped {count} data keys under the new master key {new_keys.current}")

@@ -9,13 +9,16 @@ import io
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.api.errors import ApiError
 from takedown.api.routes.cases import find_copies
+from takedown.api.routes.cybertip import ncmec_client, reporter_settings
 from takedown.api.state import AppState, app_state
 from takedown.audit.log import record
 from takedown.auth.accounts import check_totp
@@ -23,8 +26,10 @@ from takedown.auth.secrets import check_password
 from takedown.cases import machine
 from takedown.cases.machine import Refused, Reviewer
 from takedown.cases.vocabulary import AppealOutcome, Category, Outcome, Priority, StaffRole
+from takedown.legal.ncmec import NcmecError
 from takedown.legal.transparency import to_csv
 from takedown.service import cases as case_service
+from takedown.service import cybertip
 from takedown.service.transparency import transparency
 from takedown.store.models import (
     Appeal,
@@ -33,6 +38,7 @@ from takedown.store.models import (
     CaseClock,
     CaseContent,
     Content,
+    CyberTipReport,
     Decision,
     Report,
     User,
@@ -502,3 +508,44 @@ def transparency_page(request: Request, start: str = "", end: str = "") -> Respo
             "rows": list(csv.reader(io.StringIO(to_csv(report))))[1:],
         },
     )
+
+
+@router.get("/cybertipline", response_class=HTMLResponse)
+def cybertipline_page(request: Request, error: str = "") -> Response:
+    """The CyberTipline queue: drafts from confirmed child-abuse cases; legal staff approve and
+    file them (with the clock's due time shown)."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    if staff.role not in (StaffRole.LEGAL, StaffRole.CHILD_SAFETY_SPECIALIST):
+        return _forbidden(request, staff, _("The CyberTipline queue is for legal staff."))
+    with app_state(request).db.read() as db:
+        tips = list(db.execute(select(CyberTipReport).order_by(CyberTipReport.id)).scalars())
+    context = {"staff": staff, "tips": tips, "error": error}
+    return _page(request, "console/cybertipline.html", context)
+
+
+@router.post("/cybertipline/{tip_id}/approve")
+async def approve_tip(request: Request, tip_id: int) -> Response:
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    if await _checked_form(request, staff) is None or staff.role is not StaffRole.LEGAL:
+        return _forbidden(request, staff, _("Only legal staff approve CyberTipline reports."))
+    state = app_state(request)
+    try:
+        with state.db.write() as db:
+            cybertip.approve(db, tip_id, staff.user.id, state.now())
+        client = ncmec_client(state)
+        try:
+            cybertip.file_report(
+                state.db, client, state.evidence, reporter_settings(state), tip_id, state.now()
+            )
+        finally:
+            client.close()
+    except (cybertip.TipRefused, NcmecError, ApiError, ValueError) as problem:
+        message = problem.message if isinstance(problem, ApiError) else str(problem)
+        return RedirectResponse(
+            f"/console/cybertipline?error={quote(message[:300])}", status_code=303
+        )
+    return RedirectResponse("/console/cybertipline", status_code=303)

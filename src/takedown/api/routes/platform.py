@@ -114,7 +114,14 @@ async def register_content(
     out, created = await run_in_threadpool(store)
     if out["verdict"] != "allow":
         if data is not None and created:
-            await run_in_threadpool(state.evidence.put, body.content_id, data)  # held or blocked
+            metadata = {
+                "uploader_id": body.uploader_id,
+                "url": body.url,
+                "kind": info.kind,
+                "posted_at": body.posted_at.isoformat() if body.posted_at else None,
+                "verdict": out["verdict"],
+            }
+            await run_in_threadpool(state.evidence.put, body.content_id, data, metadata)
         state.wake.set()
     state.metrics.verdicts.labels("content", out["verdict"]).inc()
     return JSONResponse(out, status_code=201 if created else 200)
