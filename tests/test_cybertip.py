@@ -183,3 +183,26 @@ def test_console_queue_approves_and_files(legal_service: Service, ncmec: FakeNcm
     after = service.client.get("/console/cybertipline")
     assert "finished" in after.text
     assert len(ncmec.reports) == 1 and next(iter(ncmec.reports.values())).finished
+
+
+def test_client_status_retract_and_error_codes(ncmec: FakeNcmec) -> None:
+    from takedown.legal.ncmec import NcmecClient, NcmecConfig, NcmecError
+
+    client = NcmecClient(NcmecConfig(ncmec.url, ncmec.username, ncmec.password, backoff_s=0.01))
+    assert client.status().code == 0
+    report = TipReport(CSAM_INCIDENT, NOW, ("https://p.example/v/1",), CONTACT)
+    report_id = client.submit(report_xml(report, NOW))
+    client.retract(report_id)
+    with pytest.raises(NcmecError) as gone:
+        client.finish(report_id)
+    assert gone.value.code == 5001 and "no such report" in str(gone.value)
+    future = report_xml(report, NOW).replace(b"2026-11-25T12:00:00Z", b"2099-01-01T00:00:00Z")
+    with pytest.raises(NcmecError) as invalid:
+        client.submit(future)
+    assert invalid.value.code == 4100
+    wrong = NcmecClient(NcmecConfig(ncmec.url, ncmec.username, "nope", backoff_s=0.01))
+    with pytest.raises(NcmecError) as auth:
+        wrong.status()
+    assert auth.value.code == 2000
+    client.close()
+    wrong.close()
