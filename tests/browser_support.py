@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 import uvicorn
 
 from takedown.config import Settings
+from tests.http_servers import QuietHandler, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,7 +72,7 @@ def live_server(app: Any) -> Iterator[str]:
 def media_server(files: dict[str, bytes]) -> Iterator[str]:
     """The platform's media endpoint: serves an item's bytes to signed requests only."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             content_id = self.path.rsplit("/", 1)[-1]
             data = files.get(content_id)
@@ -85,17 +85,8 @@ def media_server(files: dict[str, bytes]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/media/{{content_id}}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base + "/media/{content_id}"
 
 
 def shot(page: Any, name: str) -> None:

@@ -5,12 +5,12 @@ a 422 listing errors per statement."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.http_servers import QuietHandler, serving
 
 REQUIRED = (
     "decision_visibility",
@@ -64,7 +64,7 @@ class FakeDsa:
     def running(self) -> Iterator[FakeDsa]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
@@ -90,15 +90,6 @@ class FakeDsa:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler) as base:
+            self.url = base + ""
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()

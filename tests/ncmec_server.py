@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.http_servers import QuietHandler, serving
 
 ORDER = ["incidentSummary", "internetDetails", "reporter", "personOrUserReported"]
 
@@ -138,7 +139,7 @@ class FakeNcmec:
     def running(self) -> Iterator[FakeNcmec]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length) if length else b""
@@ -154,15 +155,6 @@ class FakeNcmec:
             do_GET = _serve
             do_POST = _serve
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/ispws"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler) as base:
+            self.url = base + "/ispws"
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from takedown.auth.scopes import Role, Scope
 from takedown.config import Settings
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
+from tests.http_servers import QuietHandler, serving
 
 PG_SERVER = os.environ.get(
     "TAKEDOWN_TEST_POSTGRES", "postgresql+psycopg://root@localhost:5432/test"
@@ -183,7 +183,7 @@ class Receiver:
     def running(self) -> Iterator[Receiver]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
@@ -199,15 +199,6 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(Handler) as base:
+            self.url = base + "/hook"
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
