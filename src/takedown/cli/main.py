@@ -58,6 +58,7 @@ app.add_typer(service.report_app, name="report")
 app.add_typer(service.vault_app, name="vault")
 app.command()(service.serve)
 app.command()(service.worker)
+app.command()(service.demo)
 
 
 @app.callback()

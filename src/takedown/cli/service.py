@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ from takedown.auth.accounts import (
     revoke_key,
 )
 from takedown.auth.scopes import Role, Scope, parse_scopes
-from takedown.cli.output import stderr
+from takedown.cli.output import stderr, stdout
 from takedown.config import Settings, load_settings
 from takedown.legal.evidence import KEY_FILE, EvidenceStore
 from takedown.legal.transparency import to_csv, to_html
@@ -320,3 +321,40 @@ def vault_rotate_key() -> None:
     with db.write() as session:
         record(session, "cli", "vault.rotate", "vault", {"items": count})
     stderr().print(f"re-wrapped {count} data keys under the new master key {new_keys.current}")
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="takedown's port.")] = 8000,
+    platform_port: Annotated[int, typer.Option(help="The reference platform's port.")] = 8001,
+    home: Annotated[Path, typer.Option(help="Where the demo keeps its data.")] = Path(
+        "takedown-demo"
+    ),
+) -> None:
+    """takedown and the reference platform (Pixshare) on loopback, with staff accounts and
+    sample media; Ctrl-C stops both."""
+    checkout = Path(__file__).resolve().parents[3]  # src/takedown/cli/service.py -> the repo
+    if (checkout / "examples" / "demo_platform").is_dir() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    try:
+        from examples.demo_platform.demo import PASSWORD, STAFF, running_demo
+    except ImportError:
+        stderr().print("[red]the demo needs a checkout of the project (examples/ folder)[/red]")
+        raise typer.Exit(1) from None
+    settings = load_settings(home=home, port=port, background_worker=True, log_level="WARNING")
+    with running_demo(settings, platform_port) as running:
+        out = stdout()
+        out.print(
+            f"takedown        {running.takedown_url}   (report page: /report, console: /console)"
+        )
+        out.print(f"reference site  {running.platform_url}   (upload, repost, report a post)")
+        out.print(f"staff password  {PASSWORD}")
+        for email, role in STAFF.items():
+            out.print(f"  {email:28s} {role.value}")
+        out.print("sample media:")
+        for path in running.samples:
+            out.print(f"  {path}")
+        out.print("Ctrl-C stops the demo.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()

@@ -1,0 +1,1 @@
+"""A small photo and video site that integrates takedown the way a real platform would."""
