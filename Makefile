@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser messages run test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
+.PHONY: setup browser messages run demo test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,10 @@ setup: $(VENV)/.installed
 # The service on the embedded default (SQLite and files under ./takedown-data).
 run: setup
 	$(VENV)/bin/takedown serve
+
+# takedown and the reference platform together, with staff accounts and sample media.
+demo: setup
+	$(VENV)/bin/takedown demo
 
 # Browser tests: Debian's chromium (driven by Playwright) and axe-core from npm.
 browser:
