@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from takedown.api.errors import ApiError
 from takedown.api.state import AppState, app_state
 from takedown.auth.accounts import Principal, principal_for
-from takedown.auth.scopes import Scope, allows
+from takedown.auth.scopes import Role, Scope, allows
 from takedown.auth.secrets import key_digest
 
 
@@ -64,3 +64,10 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+def require_role(principal: Principal, allowed: frozenset[Role], what: str) -> None:
+    """Some things follow the person's role, not the key's scopes (evidence, CyberTipline)."""
+    if principal.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise ApiError(403, "forbidden", f"{what} is open only to staff with the role {names}")

@@ -9,10 +9,9 @@ from rich.markup import escape
 
 from takedown.cli.hashing import FileOutcome, hash_files, progress_bar
 from takedown.cli.output import stderr, stdout
-from takedown.matching.banks import BankEntry, BankFormat, save_bank
+from takedown.matching.banks import BankEntry, BankFormat, entries_for, save_bank
 from takedown.matching.matcher import Match, Matcher
 from takedown.signals import HashOptions
-from takedown.signals.wire import stored_value
 
 
 def match_file(outcome: FileOutcome, matcher: Matcher) -> list[Match]:
@@ -63,13 +62,7 @@ def run_match(
 def bank_entries(outcome: FileOutcome, label: str, source: str) -> list[BankEntry]:
     """What a bank stores for one file: every hash takedown makes of it."""
     assert outcome.result is not None
-    entries = []
-    external_id = Path(outcome.path).name
-    for signal in outcome.result.signals:
-        value = stored_value(signal)
-        if value is not None:
-            entries.append(BankEntry(signal.type, value, label, source, external_id))
-    return entries
+    return entries_for(outcome.result.signals, label, source, Path(outcome.path).name)
 
 
 def run_bank_from_media(

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path, PurePath
 
-from takedown.signals import InvalidSignal, get
+from takedown.signals import AnySignal, InvalidSignal, get
+from takedown.signals.wire import stored_value
 
 BANK_FIELDS = ("signal_type", "value", "label", "source", "external_id")
 
@@ -243,3 +244,15 @@ def save_bank(path: Path, entries: Iterable[BankEntry], fmt: BankFormat) -> None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(write_bank(entries, fmt))
     tmp.replace(path)
+
+
+def entries_for(
+    signals: Iterable[AnySignal], label: str, source: str, external_id: str
+) -> list[BankEntry]:
+    """What a bank stores for one item: every signal strong enough to keep, one external id."""
+    entries = []
+    for signal in signals:
+        value = stored_value(signal)
+        if value is not None:
+            entries.append(BankEntry(signal.type, value, label, source, external_id))
+    return entries

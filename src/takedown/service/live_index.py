@@ -243,6 +243,8 @@ class LiveIndex:
                 .scalars()
                 .all()
             )
+            if not changes:
+                return 0
             entries = {
                 e.id: e
                 for e in session.execute(
@@ -251,8 +253,6 @@ class LiveIndex:
                     )
                 ).scalars()
             }
-        if not changes:
-            return 0
         self._reload_banks(db, {c.bank_id for c in changes if c.kind == "bank"})
         with self._lock:
             for change in changes:

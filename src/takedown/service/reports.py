@@ -174,7 +174,8 @@ def submit(
         raise ReportInvalid(problems)
     serialize(session)
     named = resolve_references(session, draft, policy)
-    reached = [*named, *(r for r in reached if r.content_pk not in {n.content_pk for n in named})]
+    named_pks = {n.content_pk for n in named}
+    reached = [*named, *(r for r in reached if r.content_pk not in named_pks)]
     child_abuse_match = child_abuse_match or _banked_as_child_abuse(
         session, [r.content_pk for r in reached], policy
     )

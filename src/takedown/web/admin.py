@@ -24,9 +24,9 @@ from takedown.cases.vocabulary import StaffRole
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
 from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook
-from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _page, _staff
+from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _staff
 from takedown.web.session import same
-from takedown.web.templating import _
+from takedown.web.templating import _, render
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
@@ -54,7 +54,7 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
         )
         banks = list(db.execute(select(Bank).order_by(Bank.name)).scalars())
         counts = bank_service.entry_counts(db)
-    return _page(
+    return render(
         request,
         "console/admin.html",
         {
@@ -76,7 +76,7 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def admin_page(request: Request) -> Response:
+def adminrender(request: Request) -> Response:
     staff = _admin(request, banks=True)
     if isinstance(staff, Response):
         return staff
@@ -243,7 +243,7 @@ async def add_bank(request: Request) -> Response:
 
 
 @router.get("/banks/{name}", response_class=HTMLResponse)
-def bank_page(request: Request, name: str, after: int = 0) -> Response:
+def bankrender(request: Request, name: str, after: int = 0) -> Response:
     staff = _admin(request, banks=True)
     if isinstance(staff, Response):
         return staff
@@ -253,7 +253,7 @@ def bank_page(request: Request, name: str, after: int = 0) -> Response:
         except bank_service.BankError:
             return _forbidden(request, staff, _("No such bank."))
         entries = bank_service.list_entries(db, bank, after=after, limit=100)
-    return _page(request, "console/bank.html", {"staff": staff, "bank": bank, "entries": entries})
+    return render(request, "console/bank.html", {"staff": staff, "bank": bank, "entries": entries})
 
 
 @router.post("/banks/{name}/entries/{entry_id}/disable")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.api.errors import ApiError
-from takedown.api.routes.cases import find_copies
+from takedown.api.routes.cases import CONTACT_ROLES, find_copies
 from takedown.api.routes.cybertip import ncmec_client, reporter_settings
 from takedown.api.state import AppState, app_state
 from takedown.audit.log import record
@@ -47,7 +47,7 @@ from takedown.store.models import (
 from takedown.web import media as review_media
 from takedown.web.charts import ClockFigures, count_bars, duration_histogram
 from takedown.web.session import FORM_COOKIE, StaffSession, same
-from takedown.web.templating import _, templates
+from takedown.web.templating import _, render, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -79,11 +79,6 @@ class Staff:
         return f"user:{self.user.id}"
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
-
-
 def _staff(request: Request) -> Staff | None:
     state = app_state(request)
     session = state.sessions.load(request)
@@ -101,7 +96,7 @@ def _login_redirect() -> Response:
 
 
 def _forbidden(request: Request, staff: Staff | None, message: str) -> Response:
-    return _page(
+    return render(
         request, "console/error.html", {"staff": staff, "code": 403, "message": message}, 403
     )
 
@@ -116,7 +111,7 @@ async def _checked_form(request: Request, staff: Staff) -> dict[str, str] | None
 def login_form(request: Request) -> Response:
     sessions = app_state(request).sessions
     token = sessions.form_token(request)
-    response = _page(request, "console/login.html", {"csrf": token, "error": ""})
+    response = render(request, "console/login.html", {"csrf": token, "error": ""})
     sessions.keep_form_token(request, response, token)
     return response
 
@@ -128,7 +123,7 @@ async def login(request: Request) -> Response:
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     token = state.sessions.form_token(request)
     if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
-        return _page(
+        return render(
             request,
             "console/login.html",
             {"csrf": token, "error": _("The form expired; please sign in again.")},
@@ -142,10 +137,10 @@ async def login(request: Request) -> Response:
         user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
         if user is None or user.disabled:
             check_password("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$invalid", password)
-            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
         if user.locked_until is not None and user.locked_until > now:
             record(db, f"user:{user.id}", "login.refused_locked", f"user:{user.id}", {})
-            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
         if not check_password(user.password_hash, password) or not check_totp(
             user, values.get("code", "")
         ):
@@ -156,7 +151,7 @@ async def login(request: Request) -> Response:
                 record(db, f"user:{user.id}", "login.locked", f"user:{user.id}", {})
             else:
                 record(db, f"user:{user.id}", "login.failed", f"user:{user.id}", {})
-            return _page(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
         user.failed_logins = 0
         user.locked_until = None
         record(db, f"user:{user.id}", "login", f"user:{user.id}", {})
@@ -197,7 +192,7 @@ def queues(request: Request, queue: str = "child_safety") -> Response:
         queue = "child_safety"
     with app_state(request).db.read() as db:
         items = _queue_items(db, staff, queue)
-    return _page(
+    return render(
         request,
         "console/queues.html",
         {"staff": staff, "queues": QUEUES, "queue": queue, "items": items},
@@ -211,11 +206,7 @@ def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dic
         .where(CaseContent.case_id == case.id)
         .order_by(CaseContent.id)
     ).all()
-    show_contact = staff.role in {
-        StaffRole.LEGAL,
-        StaffRole.CHILD_SAFETY_SPECIALIST,
-        StaffRole.ADMIN,
-    }
+    show_contact = staff.role in CONTACT_ROLES
     return {
         "case": case,
         "reports": list(db.execute(select(Report).where(Report.case_id == case.id)).scalars()),
@@ -239,23 +230,16 @@ def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dic
     }
 
 
-def _visible(db: Session, case_id: int, staff: Staff) -> Case | None:
-    case = db.get(Case, case_id)
-    if case is None:
-        return None
-    return case
-
-
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: int, revealed: str = "", error: str = "") -> Response:
+def caserender(request: Request, case_id: int, revealed: str = "", error: str = "") -> Response:
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
     state = app_state(request)
     with state.db.write() as db:
-        case = _visible(db, case_id, staff)
+        case = db.get(Case, case_id)
         if case is None:
-            return _page(
+            return render(
                 request,
                 "console/error.html",
                 {"staff": staff, "code": 404, "message": _("No such case.")},
@@ -269,7 +253,7 @@ def case_page(request: Request, case_id: int, revealed: str = "", error: str = "
         record(db, staff.actor, "case.view", f"case:{case.id}", {})
         context = _case_context(state, db, case, staff)
     wellness = {"blur": 24, "grayscale": True, "autoplay": False, **(staff.user.wellness or {})}
-    return _page(
+    return render(
         request,
         "console/case.html",
         {
@@ -366,7 +350,9 @@ async def decide(request: Request, case_id: int) -> Response:
                     staff.reviewer,
                     AppealOutcome(values.get("outcome", "")),
                     note=note,
-                    copies=_copies(state, db, case_id, values.get("outcome") == "overturned"),
+                    copies=find_copies(state, db, case_id)
+                    if values.get("outcome") == "overturned"
+                    else [],
                     policy=state.policy,
                     now=state.now(),
                 )
@@ -380,7 +366,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     outcome,
                     category=Category(category) if category else None,
                     note=note,
-                    copies=_copies(state, db, case_id, outcome is Outcome.VIOLATION),
+                    copies=find_copies(state, db, case_id) if outcome is Outcome.VIOLATION else [],
                     policy=state.policy,
                     now=state.now(),
                 )
@@ -390,10 +376,6 @@ async def decide(request: Request, case_id: int) -> Response:
         return RedirectResponse(f"/console/cases/{case_id}?error=invalid_outcome", status_code=303)
     state.wake.set()
     return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
-
-
-def _copies(state: AppState, db: Session, case_id: int, wanted: bool) -> list[case_service.CopyHit]:
-    return find_copies(state, db, case_id) if wanted else []
 
 
 @router.post("/settings")
@@ -456,7 +438,7 @@ def dashboard(request: Request, days: int = 30) -> Response:
         "trusted flagger" if r.trusted_flagger else r.relationship.replace("_", " ")
         for r in reports
     )
-    return _page(
+    return render(
         request,
         "console/dashboard.html",
         {
@@ -479,7 +461,7 @@ templates.env.filters["epoch"] = due_epoch
 
 
 @router.get("/transparency", response_class=HTMLResponse)
-def transparency_page(request: Request, start: str = "", end: str = "") -> Response:
+def transparencyrender(request: Request, start: str = "", end: str = "") -> Response:
     """The transparency report for a period (default: the last 30 days)."""
     staff = _staff(request)
     if staff is None:
@@ -499,7 +481,7 @@ def transparency_page(request: Request, start: str = "", end: str = "") -> Respo
     except ValueError:
         first, last = now - timedelta(days=30), now
     report = transparency(app_state(request).db, first, last)
-    return _page(
+    return render(
         request,
         "console/transparency.html",
         {
@@ -511,7 +493,7 @@ def transparency_page(request: Request, start: str = "", end: str = "") -> Respo
 
 
 @router.get("/cybertipline", response_class=HTMLResponse)
-def cybertipline_page(request: Request, error: str = "") -> Response:
+def cybertiplinerender(request: Request, error: str = "") -> Response:
     """The CyberTipline queue: drafts from confirmed child-abuse cases; legal staff approve and
     file them (with the clock's due time shown)."""
     staff = _staff(request)
@@ -522,7 +504,7 @@ def cybertipline_page(request: Request, error: str = "") -> Response:
     with app_state(request).db.read() as db:
         tips = list(db.execute(select(CyberTipReport).order_by(CyberTipReport.id)).scalars())
     context = {"staff": staff, "tips": tips, "error": error}
-    return _page(request, "console/cybertipline.html", context)
+    return render(request, "console/cybertipline.html", context)
 
 
 @router.post("/cybertipline/{tip_id}/approve")

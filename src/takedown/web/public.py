@@ -18,7 +18,7 @@ from takedown.service import cases as case_service
 from takedown.service import reports as report_service
 from takedown.web.media import capture
 from takedown.web.session import FORM_COOKIE, same
-from takedown.web.templating import _, templates
+from takedown.web.templating import _, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,27 +54,22 @@ STATUS_TEXT = {
 }
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
-
-
 def _form_page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     """A page holding a form: the double-submit token goes in the form and in a cookie."""
     sessions = app_state(request).sessions
     token = sessions.form_token(request)
-    response = _page(request, name, {**context, "csrf": token}, status)
+    response = render(request, name, {**context, "csrf": token}, status)
     sessions.keep_form_token(request, response, token)
     return response
 
 
 def _error(request: Request, code: int, message: str) -> Response:
-    return _page(request, "error.html", {"code": code, "message": message}, code)
+    return render(request, "error.html", {"code": code, "message": message}, code)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    return _page(request, "index.html", {})
+    return render(request, "index.html", {})
 
 
 def _form(
@@ -150,7 +145,7 @@ async def report_submit(request: Request) -> Response:
     accepted = await run_in_threadpool(store)
     state.wake.set()
     status_url = f"{public_base(request)}/status/{accepted.status_token}"
-    response = _page(
+    response = render(
         request,
         "receipt.html",
         {"accepted": accepted, "status_url": status_url, "received_at": now},
@@ -164,7 +159,7 @@ async def report_submit(request: Request) -> Response:
 
 
 @router.get("/status/{token}", response_class=HTMLResponse)
-def status_page(request: Request, token: str) -> Response:
+def statusrender(request: Request, token: str) -> Response:
     state = app_state(request)
     with state.db.read() as session:
         try:

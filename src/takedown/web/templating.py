@@ -6,7 +6,9 @@ from __future__ import annotations
 import gettext
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -45,3 +47,8 @@ templates = Jinja2Templates(env=_env)
 templates.env.filters["duration"] = _duration
 templates.env.filters["when"] = _when
 _ = _translations().gettext
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response

@@ -33,7 +33,6 @@ from takedown.matching import banks as bank_files
 from takedown.media import MediaLimits
 from takedown.service import banks as bank_service
 from takedown.signals import HashOptions, InvalidSignal, Signal, hash_bytes
-from takedown.signals.wire import stored_value
 from takedown.store.models import Bank, BankEntry
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
@@ -148,13 +147,7 @@ def _media_entries(
     sha = next(
         (s.value for s in result.signals if isinstance(s, Signal) and s.type == "sha256"), ""
     )
-    item_id = external_id or f"sha256:{sha}"
-    entries = []
-    for signal in result.signals:
-        value = stored_value(signal)
-        if value is not None:
-            entries.append(bank_files.BankEntry(signal.type, value, label, source, item_id))
-    return entries
+    return bank_files.entries_for(result.signals, label, source, external_id or f"sha256:{sha}")
 
 
 @router.post(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from takedown.api.errors import ApiError
 from takedown.api.schemas import MAX_ID
-from takedown.api.security import require
+from takedown.api.security import require, require_role
 from takedown.api.state import AppState, app_state
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Role, Scope
@@ -70,18 +70,13 @@ def ncmec_client(state: AppState) -> NcmecClient:
     return NcmecClient(NcmecConfig(s.ncmec_url, s.ncmec_username, s.ncmec_password))
 
 
-def _role(principal: Principal, allowed: frozenset[Role]) -> None:
-    if principal.role not in allowed:
-        raise ApiError(403, "forbidden", "the CyberTipline queue is for legal staff")
-
-
 @router.get("", response_model=list[TipOut])
 def queue(
     request: Request,
     state_filter: str | None = Query(None, alias="state", max_length=20),
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> list[TipOut]:
-    _role(principal, VIEWERS)
+    require_role(principal, VIEWERS, "the CyberTipline queue")
     with app_state(request).db.read() as session:
         query = select(CyberTipReport).order_by(CyberTipReport.id)
         if state_filter:
@@ -111,7 +106,7 @@ def approve_and_file(
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> TipOut:
     """A legal reviewer approves the report; it is filed at once."""
-    _role(principal, frozenset({Role.LEGAL}))
+    require_role(principal, frozenset({Role.LEGAL}), "the CyberTipline queue")
     state = app_state(request)
     ncmec_client(state).close()  # refuse before approving when filing cannot happen
     with state.db.write() as session:
@@ -129,7 +124,7 @@ def resume_filing(
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> TipOut:
     """Resume an interrupted or failed filing (never a second submission)."""
-    _role(principal, frozenset({Role.LEGAL}))
+    require_role(principal, frozenset({Role.LEGAL}), "the CyberTipline queue")
     try:
         return _file(app_state(request), tip_id)
     except cybertip.TipRefused as refused:

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from takedown.api.errors import ApiError
-from takedown.api.security import require
+from takedown.api.security import require, require_role
 from takedown.api.state import app_state
 from takedown.audit.log import record
 from takedown.auth.accounts import Principal
@@ -33,17 +33,11 @@ class DestroyIn(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
-def _role(principal: Principal, allowed: frozenset[Role]) -> None:
-    if principal.role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed))
-        raise ApiError(403, "forbidden", f"evidence is open only to staff with the role {names}")
-
-
 @router.get("/{content_id}", response_class=Response)
 def read_evidence(
     content_id: str, request: Request, principal: Principal = Depends(require(Scope.EVIDENCE))
 ) -> Response:
-    _role(principal, READERS)
+    require_role(principal, READERS, "evidence")
     state = app_state(request)
     data = state.evidence.get(content_id)
     if data is None:
@@ -62,7 +56,7 @@ def evidence_record(
     content_id: str, request: Request, principal: Principal = Depends(require(Scope.EVIDENCE))
 ) -> dict[str, object]:
     """The item's metadata (uploader, URL, times, IP events) and its retention."""
-    _role(principal, READERS)
+    require_role(principal, READERS, "evidence")
     state = app_state(request)
     metadata = state.evidence.vault.metadata(content_id)
     sealed = state.evidence.vault.retention(content_id)
@@ -86,7 +80,7 @@ def legal_hold(
     principal: Principal = Depends(require(Scope.EVIDENCE)),
 ) -> dict[str, object]:
     """Put an item under legal hold (no expiry until lifted), or lift the hold."""
-    _role(principal, frozenset({Role.LEGAL}))
+    require_role(principal, frozenset({Role.LEGAL}), "evidence")
     state = app_state(request)
     if not state.evidence.vault.set_hold(content_id, body.hold):
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")
@@ -109,7 +103,7 @@ def destroy(
     principal: Principal = Depends(require(Scope.ADMIN)),
 ) -> dict[str, object]:
     """Destroy an item's evidence at once, on a law-enforcement request (2258B)."""
-    _role(principal, DESTROYERS)
+    require_role(principal, DESTROYERS, "evidence")
     state = app_state(request)
     if not state.evidence.vault.destroy(content_id):
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")
