@@ -5,7 +5,9 @@ Data: random hashes plus real, clustered ones (the reference haystack and every 
 frame); 1,000 queries, half real, half random with a planted neighbour at 0-31 bits. Every
 method is measured in the same run with one thread: single-query median and p99 latency, batch
 throughput, memory (RSS delta while building), build and load time, and recall against brute
-force (must be 1.0).
+force (must be 1.0). Then incremental adds: 100,000 hashes added one at a time to the built
+index, each looked up by the very next query; the baseline is what a rebuild per change (as in
+HMA) would cost, the build time of the same index in the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from takedown.matching.pdq_index import PdqIndex, distances, parse_hashes
 
 THRESHOLD = 31
 QUERIES = 1000
+ADDS = 100_000
 
 
 def rss_bytes() -> int:
@@ -86,6 +89,29 @@ def _multihash() -> faiss.IndexBinaryMultiHash:
     return index
 
 
+def incremental(
+    index: PdqIndex, queries: np.ndarray, rng: np.random.Generator, build_s: float
+) -> dict[str, float]:
+    """Add hashes one at a time; every added hash must be found by the query right after."""
+    new = rng.integers(0, 2**63, (ADDS, 4), dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    first_id = 1 << 40
+    times = []
+    missed = 0
+    for row in range(ADDS):
+        started = time.perf_counter()
+        index.add(new[row : row + 1], [first_id + row])
+        times.append(time.perf_counter() - started)
+        if row % 100 == 0:
+            missed += all(h.entry_id != first_id + row for h in index.query(new[row], 0))
+    times.sort()
+    med, p99 = latency(lambda q: index.query(q, THRESHOLD), queries)
+    return dict(
+        adds_per_s=ADDS / sum(times), median_add_us=statistics.median(times) * 1e6,
+        worst_add_ms=times[-1] * 1000, rebuild_s=build_s, segments=len(index.segments),
+        query_median_ms=med, query_p99_ms=p99, missed=missed,
+    )  # fmt: skip
+
+
 def bench_size(size: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
     hashes, queries = dataset(size, rng)
     faiss_queries = to_faiss(queries)
@@ -119,6 +145,7 @@ def bench_size(size: int, rng: np.random.Generator) -> dict[str, dict[str, float
         median_ms=med, p99_ms=p99, batch_qps=batch, memory_mb=memory / 2**20,
         build_s=build, load_s=load, recall=recall,
     )  # fmt: skip
+    out["incremental"] = incremental(index, queries, rng, build)
     index = None
 
     for name, make in (
@@ -166,11 +193,23 @@ def main() -> None:
         "| memory MB | bytes/hash | build s | load s | recall |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    added = [
+        "| hashes | adds/s | median add us | worst add ms | rebuild s (baseline) "
+        "| x rebuild (worst add) | segments after | query median ms | query p99 ms | missed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for size in args.sizes:
         print(f"{size:,} hashes ...", flush=True)
         r = bench_size(size, rng)
-        results[str(size)] = r
+        inc = r.pop("incremental")
+        results[str(size)] = {**r, "incremental": inc}
         flat = r["faiss IndexBinaryFlat"]["median_ms"]
+        added.append(
+            f"| {size:,} | {inc['adds_per_s']:,.0f} | {inc['median_add_us']:.1f} | "
+            f"{inc['worst_add_ms']:.1f} | {inc['rebuild_s']:.1f} | "
+            f"x{inc['rebuild_s'] * 1000 / inc['worst_add_ms']:.0f} | {inc['segments']:.0f} | "
+            f"{inc['query_median_ms']:.3f} | {inc['query_p99_ms']:.3f} | {inc['missed']:.0f} |"
+        )
         for name, m in r.items():
             lines.append(
                 f"| {size:,} | {name} | {m['median_ms']:.3f} | {m['p99_ms']:.3f} | "
@@ -180,6 +219,8 @@ def main() -> None:
             )
         print("\n".join(lines[-len(r) :]), flush=True)
     markdown = "\n".join(lines)
+    markdown += f"\n\nIncremental: {ADDS:,} hashes added one at a time to the built index.\n\n"
+    markdown += "\n".join(added)
     print(markdown)
     write_results("index", results, markdown)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from takedown.matching.exact_index import ExactIndex
-from takedown.matching.pdq_index import PdqIndex
+from takedown.matching.pdq_index import PdqIndex, format_hash
 from takedown.matching.vpdq_index import VpdqIndex
-from takedown.signals import FrameHash
+from takedown.signals import FrameHash, VideoSignal
 from takedown.signals.pdq import hash_rgb, hash_rgb_dihedral
+from takedown.signals.vpdq import overlap
 
 
 def test_exact_index() -> None:
@@ -58,3 +61,51 @@ def test_video_index_shares() -> None:
     share = {h.entry_id: h.query_share for h in other}
     assert share[2] == 1 / 7 and not next(h for h in other if h.entry_id == 2).matched
     assert len(index) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    videos=st.integers(1, 6),
+    threshold=st.integers(0, 40),
+)
+def test_video_index_shares_equal_the_brute_force_definition(
+    seed: int, videos: int, threshold: int
+) -> None:
+    """Videos drawn from a small pool of frame hashes (repeated frames, near frames at 0-40
+    bits, some below quality 50): the index's shares are exactly ``overlap``'s, for every
+    stored video, including the repeats that the reference's dedupe counts once."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**63, 4, dtype=np.int64).astype(np.uint64)
+    pool = []
+    for _ in range(12):
+        near = base.copy()
+        for bit in rng.choice(256, int(rng.integers(0, 41)), replace=False):
+            near[bit // 64] ^= np.uint64(1 << (63 - int(bit) % 64))
+        pool.append(format_hash(near))
+
+    def video() -> VideoSignal:
+        picks = rng.integers(0, len(pool), int(rng.integers(1, 10)))
+        return VideoSignal(
+            "vpdq",
+            tuple(
+                FrameHash(pool[p], int(rng.choice([100, 80, 49, 10])), float(i))
+                for i, p in enumerate(picks)
+            ),
+        )
+
+    stored = [video() for _ in range(videos)]
+    query = video()
+    index = VpdqIndex()
+    for entry, signal in enumerate(stored):
+        index.add(signal.frames, entry)
+    found = {hit.entry_id: hit for hit in index.query(query.frames, threshold)}
+    for entry, signal in enumerate(stored):
+        expected = overlap(query, signal, threshold)
+        if expected.query_share == 0:
+            assert entry not in found
+            continue
+        assert (found[entry].query_share, found[entry].target_share) == (
+            expected.query_share,
+            expected.target_share,
+        )

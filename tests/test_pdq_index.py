@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from takedown.matching import kernels, pdq_index
 from takedown.matching.pdq_index import PdqIndex, distances, format_hash, parse_hashes
 
 
@@ -155,3 +157,83 @@ def test_clustered_real_hashes(shared_data: Path, photo_paths: list[Path]) -> No
         expected = _brute(hashes, alive, hashes[row], 31)
         assert len(expected) >= 1
         assert _hits(index, hashes[row], 31) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.integers(1, 90)),
+            st.tuples(st.just("remove"), st.integers(1, 6)),
+            st.tuples(st.just("compact"), st.just(0)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    threshold=st.integers(0, 31),
+)
+def test_segments_stay_exact_through_adds_merges_removes_and_compaction(
+    seed: int, steps: list[tuple[str, int]], threshold: int
+) -> None:
+    """Tiny buffer and merge limits, so that a few hundred hashes make many segments, merges,
+    bulk adds past the buffer and automatic compaction; after every step the index answers
+    exactly what brute force over the live hashes answers."""
+    rng = np.random.default_rng(seed)
+    query = _random(rng, 1)[0]
+    hashes = np.zeros((0, 4), dtype=np.uint64)
+    alive = np.zeros(0, dtype=bool)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pdq_index, "BUFFER_MIN", 8)
+        patch.setattr(pdq_index, "MERGE_LIMIT", 64)
+        index = PdqIndex()
+        for action, amount in steps:
+            if action == "add":
+                # half of the new hashes are near the query, at random distances 0..40
+                new = _random(rng, amount)
+                for row in range(0, amount, 2):
+                    new[row] = _flip(query, rng.choice(256, rng.integers(0, 41), False).tolist())
+                index.add(new, list(range(len(hashes), len(hashes) + amount)))
+                hashes = np.vstack([hashes, new])
+                alive = np.concatenate([alive, np.ones(amount, dtype=bool)])
+            elif action == "remove" and len(hashes):
+                victims = rng.choice(len(hashes), min(amount, len(hashes)), replace=False)
+                assert index.remove_many(victims.tolist()) == int(alive[victims].sum())
+                alive[victims] = False
+            else:
+                index.compact()
+                assert len(index.segments) == 1
+            assert len(index) == int(alive.sum())
+            assert _hits(index, query, threshold) == _brute(hashes, alive, query, threshold)
+        assert _hits(index, query, 40) == _brute(hashes, alive, query, 40)
+
+
+def test_single_adds_never_rebuild_more_than_the_merge_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a bulk load, hashes added one by one cost at most one MERGE_LIMIT-row table build
+    each, and the segments stay few (their sizes shrink geometrically)."""
+    monkeypatch.setattr(pdq_index, "BUFFER_MIN", 16)
+    monkeypatch.setattr(pdq_index, "MERGE_LIMIT", 1024)
+    built: list[int] = []
+    build = kernels.build_tables
+
+    def recording_build(hashes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+        built.append(len(hashes))
+        return build(hashes, bits)
+
+    monkeypatch.setattr(kernels, "build_tables", recording_build)
+    rng = np.random.default_rng(3)
+    base = _random(rng, 20_000)
+    index = PdqIndex()
+    index.add(base, list(range(len(base))))
+    assert built == [20_000] and index.segments == [20_000]
+    built.clear()
+    extra = _random(rng, 5_000)
+    for row in range(len(extra)):
+        index.add(extra[row : row + 1], [100_000 + row])
+        assert index.query(extra[row], 0)[0].entry_id == 100_000 + row  # the very next query
+    assert built and max(built) <= 1024
+    assert index.segments[0] == 20_000 and len(index) == 25_000
+    assert len(index.segments) <= 5_000 // 1024 + 8
+    assert index.query(base[7], 0)[0].entry_id == 7

@@ -1,4 +1,5 @@
-"""Compiled inner loops of the PDQ index (numba): probing the chunk tables and verifying.
+"""Compiled inner loops of the PDQ index (numba): building and probing the chunk tables,
+and verifying.
 
 Kept apart from the index's bookkeeping so that the only code numba compiles is these loops
 over plain arrays; everything else stays ordinary Python and numpy.
@@ -46,24 +47,62 @@ def _append(rows: Any, found: Any, n: int, row: Any, d: Any) -> tuple[Any, Any]:
     return rows, found
 
 
+@numba.njit(cache=True, inline="always")
+def _key(word: Any, table: int, shift: Any) -> Any:
+    """Table ``table``'s key: the top ``16 - shift`` bits of the hash's 16-bit chunk ``table``
+    (``word`` is the hash's 64-bit word holding that chunk)."""
+    return np.int64(
+        (word >> np.uint64(48 - 16 * (table & 3) + shift)) & np.uint64((1 << (16 - shift)) - 1)
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def build_tables(hashes: Any, bits: int) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """The 16 tables of ``hashes``: for each table, the row numbers grouped by key (ascending
+    within a key) and the offsets of each key's group. A counting sort, table by table, so that
+    the group cursors of the table being written stay in cache."""
+    shift = 16 - bits
+    buckets = 1 << bits
+    rows = hashes.shape[0]
+    order = np.empty((16, rows), dtype=np.uint32)
+    offsets = np.zeros((16, buckets + 1), dtype=np.uint32)
+    cursor = np.empty(buckets, dtype=np.int64)
+    for t in range(16):
+        for row in range(rows):
+            offsets[t, _key(hashes[row, t >> 2], t, shift) + 1] += 1
+        total = 0
+        for key in range(buckets):
+            cursor[key] = total
+            total += offsets[t, key + 1]
+            offsets[t, key + 1] = total
+        for row in range(rows):
+            key = _key(hashes[row, t >> 2], t, shift)
+            order[t, cursor[key]] = row
+            cursor[key] += 1
+    return order, offsets
+
+
 @numba.njit(cache=True, nogil=True)
 def probe(  # pragma: no cover - compiled
     query: Any,
-    chunks: Any,
     order: Any,
     offsets: Any,
+    bits: int,
     hashes: Any,
     alive: Any,
     threshold: int,
 ) -> tuple[Any, Any]:
-    """Rows of the tables within ``threshold`` of ``query``, with distances (rows may repeat)."""
+    """Rows of one segment's tables within ``threshold`` of ``query``, with distances (rows may
+    repeat). A table keyed on the top ``bits`` of a chunk is probed with the query's key and its
+    ``bits`` one-bit neighbours: a flip below the key leaves the key unchanged."""
     rows = np.empty(64, dtype=np.int64)
     found = np.empty(64, dtype=np.int32)
     n = 0
+    shift = 16 - bits
     q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
-    for t in range(chunks.shape[0]):
-        key = chunks[t]
-        for flip in range(17):
+    for t in range(16):
+        key = _key(query[t >> 2], t, shift)
+        for flip in range(bits + 1):
             probe_key = key if flip == 0 else key ^ (1 << (flip - 1))
             for pos in range(offsets[t, probe_key], offsets[t, probe_key + 1]):
                 row = order[t, pos]

@@ -6,10 +6,15 @@ would need 32). So probing each chunk's table with the query's chunk and its 16 
 neighbours finds a superset of the answer, which is then verified by full Hamming distance:
 no miss, no extra. Thresholds up to 31 are exact this way; larger ones fall back to a scan.
 
-Each chunk's table is the entry ids sorted by that chunk plus 65,537 offsets, built with numpy
-in one pass. Entries added later go to a small buffer that queries scan directly, so an added
-hash is found by the very next query; the buffer is folded into the tables when it grows past
-a share of the index. Removal marks the entry dead.
+The index is a list of immutable *segments*, in the manner of a log-structured merge tree, each
+holding its rows (hashes, entry ids, liveness) and its 16 tables. Added rows wait in a small
+buffer that queries scan directly, so an added hash is found by the very next query; a full
+buffer becomes a new segment, and a segment is merged with the one before it only while the two
+are of comparable size and together hold at most ``MERGE_LIMIT`` rows. So an add never rebuilds
+the index and never copies it: the worst single add builds one ``MERGE_LIMIT``-row segment.
+A small segment keys its tables on the top bits of each chunk only (a one-bit flip below the
+key leaves the key unchanged, so the probe stays exact), which keeps its offsets small.
+Removal marks rows dead; merges and :meth:`PdqIndex.compact` drop them.
 """
 
 from __future__ import annotations
@@ -26,11 +31,19 @@ from takedown.matching import kernels
 CHUNKS = 16
 CHUNK_BITS = 16
 MAX_EXACT_THRESHOLD = 2 * CHUNKS - 1
-BUFFER_SHARE = 1 / 16
-"""The unindexed buffer is folded into the tables once it holds this share of the entries."""
 BUFFER_MIN = 4096
+"""The buffer (scanned, not indexed) becomes a segment once it holds this many rows."""
+MERGE_RATIO = 4
+"""A segment is merged into the one before it while it is at least 1/MERGE_RATIO of its size..."""
+MERGE_LIMIT = 1 << 19
+"""...and the two together hold at most this many rows, which bounds the cost of one add."""
+BUCKET_ROWS = 2
+"""A segment's tables key on enough bits of each chunk for about this many rows per key."""
+MAX_ROWS = (1 << 32) - 1
+"""A segment numbers its rows with 32 bits in its tables."""
 
 Words = npt.NDArray[np.uint64]
+Distances = npt.NDArray[np.int32]
 _FORMAT_VERSION = 1
 
 
@@ -44,13 +57,6 @@ def parse_hashes(values: Iterable[str]) -> Words:
 
 def format_hash(words: Words) -> str:
     return words.astype(">u8").tobytes().hex()
-
-
-def _chunks(words: Words) -> npt.NDArray[np.uint32]:
-    """(n, 16) chunk values; chunk 0 is the hash's first 16 bits."""
-    shifts = np.array([48, 32, 16, 0], dtype=np.uint64)
-    parts = (words[:, :, None] >> shifts[None, None, :]) & np.uint64(0xFFFF)
-    return parts.reshape(len(words), CHUNKS).astype(np.uint32)
 
 
 def distances(query: Words, hashes: Words) -> npt.NDArray[np.int32]:
@@ -67,26 +73,76 @@ class PdqHit:
     distance: int
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """Rows and their tables: row numbers (into this segment) grouped by key, each key's offsets.
+
+    Only ``alive`` ever changes, and only from True to False.
+    """
+
+    hashes: Words
+    ids: npt.NDArray[np.int64]
+    alive: npt.NDArray[np.bool_]
+    order: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.uint32]
+
+    @classmethod
+    def build(cls, hashes: Words, ids: npt.NDArray[np.int64]) -> _Segment:
+        alive = np.ones(len(hashes), dtype=bool)
+        order, offsets = kernels.build_tables(hashes, key_bits(len(hashes)))
+        return cls(hashes, ids, alive, order, offsets)
+
+    @property
+    def size(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def bits(self) -> int:
+        return int(self.offsets.shape[1] - 1).bit_length() - 1
+
+    def live_rows(self) -> tuple[Words, npt.NDArray[np.int64]]:
+        keep = self.alive
+        return self.hashes[keep], self.ids[keep]
+
+    def query(self, query: Words, threshold: int) -> tuple[npt.NDArray[np.int64], Distances]:
+        """Entry ids and distances of this segment's live rows within ``threshold``."""
+        if threshold > MAX_EXACT_THRESHOLD:
+            rows, found = kernels.scan(
+                query, self.hashes, self.alive, 0, len(self.hashes), threshold
+            )
+        else:
+            rows, found = kernels.probe(
+                query, self.order, self.offsets, self.bits, self.hashes, self.alive, threshold
+            )
+            rows, first = np.unique(rows, return_index=True)  # a row found through two tables
+            found = found[first]
+        return self.ids[rows], found
+
+
+def key_bits(rows: int) -> int:
+    """Key bits for a segment of ``rows`` rows: about BUCKET_ROWS rows per key, at most 16."""
+    return max(1, min(CHUNK_BITS, (max(rows, 2) // BUCKET_ROWS).bit_length()))
+
+
 class PdqIndex:
     """Exact radius search over PDQ hashes, with incremental add and remove."""
 
     def __init__(self) -> None:
-        self._hashes: Words = np.zeros((0, 4), dtype=np.uint64)
-        self._ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._count = 0  # rows in use (alive or dead)
-        self._live = 0  # alive rows: len() is asked on every match, so it is kept, not counted
-        self._indexed = 0  # rows covered by the tables; rows after it are the buffer
-        self._order: npt.NDArray[np.uint32] = np.zeros((CHUNKS, 0), dtype=np.uint32)
-        # an empty index still has valid (all-zero) offsets, so probing finds nothing
-        self._offsets: npt.NDArray[np.int64] = np.zeros((CHUNKS, (1 << CHUNK_BITS) + 1), np.int64)
+        self._segments: list[_Segment] = []
+        self._buffer: Words = np.zeros((BUFFER_MIN, 4), dtype=np.uint64)
+        self._buffer_ids: npt.NDArray[np.int64] = np.zeros(BUFFER_MIN, dtype=np.int64)
+        self._buffer_alive: npt.NDArray[np.bool_] = np.zeros(BUFFER_MIN, dtype=bool)
+        self._buffered = 0
+        self._live = 0  # len() is asked on every match, so it is kept, not counted
+        self._dead = 0
 
     def __len__(self) -> int:
         return self._live
 
     @property
-    def hashes(self) -> Words:
-        return self._hashes[: self._count]
+    def segments(self) -> list[int]:
+        """The segments' sizes, oldest first (a query probes each)."""
+        return [segment.size for segment in self._segments]
 
     def add(
         self, values: Sequence[str] | Words, entry_ids: Sequence[int] | npt.NDArray[np.int64]
@@ -96,15 +152,49 @@ class PdqIndex:
         ids = np.asarray(entry_ids, dtype=np.int64)
         if len(words) != len(ids):
             raise ValueError("one entry id per hash")
-        self._reserve(self._count + len(words))
-        start, end = self._count, self._count + len(words)
-        self._hashes[start:end] = words
-        self._ids[start:end] = ids
-        self._alive[start:end] = True
-        self._count = end
+        if len(words) > MAX_ROWS:
+            raise ValueError(f"a PDQ index segment holds at most {MAX_ROWS:,} hashes")
         self._live += len(words)
-        if self._count - self._indexed > max(BUFFER_MIN, self._count * BUFFER_SHARE):
-            self.compact()
+        if self._buffered + len(words) < BUFFER_MIN:
+            end = self._buffered + len(words)
+            self._buffer[self._buffered : end] = words
+            self._buffer_ids[self._buffered : end] = ids
+            self._buffer_alive[self._buffered : end] = True
+            self._buffered = end
+            return
+        # a bulk add (a worker loading a bank) becomes one segment with what was buffered
+        hashes, owners = self._take_buffer()
+        self._push(
+            _Segment.build(
+                np.concatenate([hashes, np.ascontiguousarray(words, dtype=np.uint64)]),
+                np.concatenate([owners, ids]),
+            )
+        )
+
+    def _take_buffer(self) -> tuple[Words, npt.NDArray[np.int64]]:
+        keep = self._buffer_alive[: self._buffered]
+        hashes = self._buffer[: self._buffered][keep].copy()
+        ids = self._buffer_ids[: self._buffered][keep].copy()
+        self._dead -= self._buffered - len(ids)
+        self._buffered = 0
+        return hashes, ids
+
+    def _push(self, segment: _Segment) -> None:
+        """Append a segment, then merge while the newest is comparable in size to the one
+        before it and the merge stays within MERGE_LIMIT rows (dead rows are dropped)."""
+        self._segments.append(segment)
+        while len(self._segments) >= 2:
+            older, newer = self._segments[-2], self._segments[-1]
+            if newer.size * MERGE_RATIO < older.size or older.size + newer.size > MERGE_LIMIT:
+                break
+            self._segments[-2:] = [self._merge([older, newer])]
+
+    def _merge(self, segments: list[_Segment]) -> _Segment:
+        rows = [segment.live_rows() for segment in segments]
+        self._dead -= sum(segment.size for segment in segments) - sum(len(r[1]) for r in rows)
+        return _Segment.build(
+            np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+        )
 
     def remove(self, entry_id: int) -> int:
         """Mark every hash of an entry dead; returns how many were live."""
@@ -112,74 +202,46 @@ class PdqIndex:
 
     def remove_many(self, entry_ids: Sequence[int]) -> int:
         """Mark every hash of these entries dead in one linear scan (removal is rare: a false
-        positive taken out of a bank, a video's frames); returns how many were live."""
-        ids = self._ids[: self._count]
-        wanted = np.isin(ids, np.asarray(entry_ids, dtype=np.int64))
-        rows = np.flatnonzero(wanted & self._alive[: self._count])
-        self._alive[rows] = False
-        self._live -= len(rows)
-        return len(rows)
+        positive taken out of a bank, a video's frames); returns how many were live. Once most
+        rows are dead the index is compacted, so dead rows never dominate memory or probes."""
+        wanted = np.asarray(entry_ids, dtype=np.int64)
+        removed = 0
+        holders = [(s.ids, s.alive) for s in self._segments]
+        holders.append((self._buffer_ids[: self._buffered], self._buffer_alive[: self._buffered]))
+        for ids, alive in holders:
+            rows = np.flatnonzero(np.isin(ids, wanted) & alive)
+            alive[rows] = False
+            removed += len(rows)
+        self._live -= removed
+        self._dead += removed
+        if self._dead > max(BUFFER_MIN, self._live):
+            self.compact()
+        return removed
 
     def compact(self) -> None:
-        """Fold the buffer into the tables and drop dead rows (an O(n) pass: radix sorts)."""
-        dead = self._count - self._live
-        if dead == 0 and self._indexed == self._count:
+        """Put every live row in one segment (an O(n) pass: counting sorts)."""
+        if self._dead == 0 and self._buffered == 0 and len(self._segments) == 1:
             return
-        if dead:
-            keep = np.flatnonzero(self._alive[: self._count])
-            self._hashes = self._hashes[keep].copy()
-            self._ids = self._ids[keep].copy()
-            self._alive = np.ones(len(keep), dtype=bool)
-            self._count = len(keep)
-        self._indexed = self._count
-        self._order = np.empty((CHUNKS, self._count), dtype=np.uint32)
-        self._offsets = np.empty((CHUNKS, (1 << CHUNK_BITS) + 1), dtype=np.int64)
-        for t in range(CHUNKS):
-            shift = np.uint64(48 - CHUNK_BITS * (t % 4))
-            words = self._hashes[: self._count, t // 4]
-            chunk = ((words >> shift) & np.uint64(0xFFFF)).astype(np.uint16)
-            self._order[t] = np.argsort(chunk, kind="stable")  # a radix sort for 16-bit keys
-            counts = np.bincount(chunk, minlength=1 << CHUNK_BITS)
-            self._offsets[t, 0] = 0
-            np.cumsum(counts, out=self._offsets[t, 1:])
-
-    def _reserve(self, size: int) -> None:
-        if size <= len(self._hashes):
-            return
-        capacity = max(size, 2 * len(self._hashes), 1024)
-        for name in ("_hashes", "_ids", "_alive"):
-            old = getattr(self, name)
-            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
-            new[: self._count] = old[: self._count]
-            setattr(self, name, new)
+        hashes, ids = self._take_buffer()
+        merged = self._merge([*self._segments, _Segment.build(hashes, ids)])
+        self._segments = [merged]
 
     def query(self, value: str | Words, threshold: int = 31) -> list[PdqHit]:
         """Every live entry within ``threshold`` bits, nearest first (one hit per hash row)."""
         query = parse_hashes([value])[0] if isinstance(value, str) else value
-        if threshold > MAX_EXACT_THRESHOLD:
-            rows, found = kernels.scan(query, self._hashes, self._alive, 0, self._count, threshold)
-        else:
-            rows, found = kernels.probe(
-                query,
-                _chunks(query[None, :])[0],
-                self._order,
-                self._offsets,
-                self._hashes,
-                self._alive,
-                threshold,
+        parts = [segment.query(query, threshold) for segment in self._segments]
+        if self._buffered:
+            rows, found = kernels.scan(
+                query, self._buffer, self._buffer_alive, 0, self._buffered, threshold
             )
-            if self._count > self._indexed:
-                extra_rows, extra_found = kernels.scan(
-                    query, self._hashes, self._alive, self._indexed, self._count, threshold
-                )
-                rows = np.concatenate([rows, extra_rows])
-                found = np.concatenate([found, extra_found])
-        rows, first = np.unique(rows, return_index=True)
-        found = found[first]
+            parts.append((self._buffer_ids[rows], found))
+        if not parts:
+            return []
+        ids = np.concatenate([part[0] for part in parts])
+        found = np.concatenate([part[1] for part in parts])
         order = np.argsort(found, kind="stable")
         return [
-            PdqHit(int(entry), int(d))
-            for entry, d in zip(self._ids[rows[order]], found[order], strict=True)
+            PdqHit(int(entry), int(d)) for entry, d in zip(ids[order], found[order], strict=True)
         ]
 
     def query_dihedral(
@@ -203,14 +265,15 @@ class PdqIndex:
 
         Written to a temporary folder first and renamed, so a crash never leaves half an index.
         """
-        self.compact()
+        self.compact()  # one segment, no dead rows
+        segment = self._segments[0]
         tmp = path.with_name(path.name + ".tmp")
         tmp.mkdir(parents=True, exist_ok=True)
         arrays = {
-            "hashes": self._hashes[: self._count],
-            "ids": self._ids[: self._count],
-            "order": self._order,
-            "offsets": self._offsets,
+            "hashes": segment.hashes,
+            "ids": segment.ids,
+            "order": segment.order,
+            "offsets": segment.offsets,
         }
         for name, array in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -223,16 +286,23 @@ class PdqIndex:
 
     @classmethod
     def load(cls, path: Path) -> PdqIndex:
-        """Memory-map a saved index: loading is immediate, pages are read as queries touch them,
-        and the arrays are copied only when the index is next changed."""
+        """Memory-map a saved index: loading is immediate and pages are read as queries touch
+        them; a loaded segment is never written (merges and compaction make new arrays)."""
         version = (path / "VERSION").read_text().strip()
         if version != str(_FORMAT_VERSION):
             raise ValueError(f"{path}: unsupported index format version {version!r}")
+        arrays = {
+            name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in ("hashes", "ids", "order", "offsets")
+        }
+        segment = _Segment(
+            arrays["hashes"],
+            arrays["ids"],
+            np.ones(len(arrays["hashes"]), dtype=bool),
+            arrays["order"],
+            arrays["offsets"],
+        )
         index = cls()
-        index._hashes = np.load(path / "hashes.npy", mmap_mode="r", allow_pickle=False)
-        index._ids = np.load(path / "ids.npy", mmap_mode="r", allow_pickle=False)
-        index._order = np.load(path / "order.npy", mmap_mode="r", allow_pickle=False)
-        index._offsets = np.load(path / "offsets.npy", mmap_mode="r", allow_pickle=False)
-        index._count = index._indexed = index._live = len(index._hashes)
-        index._alive = np.ones(index._count, dtype=bool)
+        index._segments = [segment]
+        index._live = segment.size
         return index

@@ -1,7 +1,8 @@
 """vPDQ index: frames of every stored video in one PDQ index, matches aggregated per video.
 
-A query video matches a stored one when enough of the query's usable frames (quality >= 50)
-have a stored frame within the threshold; both shares are reported, because "the query is
+A query video matches a stored one when enough of the query's compared frames (usable, each
+distinct hash once: :func:`takedown.signals.vpdq.compared_frames`) have a stored frame within
+the threshold; both shares are reported, because "the query is
 inside the stored video" (high query share, low target share) and "the stored video is inside
 the query" read differently to a reviewer.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from takedown.matching.pdq_index import PdqIndex, parse_hashes
 from takedown.signals import FrameHash
-from takedown.signals.vpdq import MATCH_SHARE
+from takedown.signals.vpdq import MATCH_SHARE, compared_frames
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class VpdqIndex:
         return len(self._frame_count)
 
     def add(self, frames: Sequence[FrameHash], entry_id: int) -> None:
-        """Store a video's usable frames; a video with none cannot be matched and is skipped."""
-        usable = [f.value for f in frames if f.usable]
+        """Store a video's compared frames; a video with none cannot be matched and is skipped."""
+        usable = compared_frames(frames)
         if not usable:
             return
         first = len(self._owner)
@@ -64,13 +65,13 @@ class VpdqIndex:
 
         ``entry_threshold`` narrows the frame distance per stored video (per-bank thresholds).
         """
-        query = [f for f in frames if f.usable]
+        query = compared_frames(frames)
         if not query or not self._frame_count:
             return []
         matched_query: dict[int, set[int]] = defaultdict(set)
         matched_target: dict[int, set[int]] = defaultdict(set)
-        for position, frame in enumerate(query):
-            for hit in self._frames.query(frame.value, threshold):
+        for position, value in enumerate(query):
+            for hit in self._frames.query(value, threshold):
                 entry = self._owner[hit.entry_id]
                 limit = (entry_threshold or {}).get(entry, threshold)
                 if hit.distance <= limit:

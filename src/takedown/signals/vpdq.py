@@ -39,10 +39,18 @@ class VideoOverlap:
     target_share: float
 
 
+def compared_frames(frames: Sequence[FrameHash]) -> list[str]:
+    """The frame hashes vPDQ compares: usable frames (quality >= 50), each distinct hash once,
+    in order. This is the reference's quality filter and dedupe: a still scene repeated over
+    many frames counts once, on either side, in both shares."""
+    return list(dict.fromkeys(f.value for f in frames if f.usable))
+
+
 def overlap(query: VideoSignal, target: VideoSignal, threshold: int) -> VideoOverlap:
-    """Brute-force frame overlap; the matching layer's index does the same at scale."""
-    query_frames = {f.value for f in query.frames if f.usable}
-    target_frames = {f.value for f in target.frames if f.usable}
+    """Brute-force frame overlap: the definition that :class:`takedown.matching.vpdq_index.
+    VpdqIndex` computes at scale (a property test holds the two equal)."""
+    query_frames = compared_frames(query.frames)
+    target_frames = compared_frames(target.frames)
     if not query_frames or not target_frames:
         return VideoOverlap(0.0, 0.0)
     target_ints = [int(v, 16) for v in target_frames]
