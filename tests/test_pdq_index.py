@@ -218,9 +218,9 @@ def test_single_adds_never_rebuild_more_than_the_merge_limit(
     built: list[int] = []
     build = kernels.build_tables
 
-    def recording_build(hashes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    def recording_build(hashes: np.ndarray, order: np.ndarray, offsets: np.ndarray) -> None:
         built.append(len(hashes))
-        return build(hashes, bits)
+        build(hashes, order, offsets)
 
     monkeypatch.setattr(kernels, "build_tables", recording_build)
     rng = np.random.default_rng(3)

@@ -57,15 +57,18 @@ def _key(word: Any, table: int, shift: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True)
-def build_tables(hashes: Any, bits: int) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    """The 16 tables of ``hashes``: for each table, the row numbers grouped by key (ascending
-    within a key) and the offsets of each key's group. A counting sort, table by table, so that
-    the group cursors of the table being written stay in cache."""
+def build_tables(hashes: Any, order: Any, offsets: Any) -> None:  # pragma: no cover - compiled
+    """Fill the 16 tables of ``hashes``: for each table, the row numbers grouped by key
+    (ascending within a key) in ``order`` (16 x rows) and the offsets of each key's group in
+    ``offsets`` (16 x 2**bits + 1, zeroed). A counting sort, table by table, so that the group
+    cursors of the table being written stay in cache. The caller allocates the arrays (numpy
+    asks the kernel for huge pages on large ones: random reads into them miss the TLB less)."""
+    buckets = offsets.shape[1] - 1
+    bits = 0
+    while (1 << bits) < buckets:
+        bits += 1
     shift = 16 - bits
-    buckets = 1 << bits
     rows = hashes.shape[0]
-    order = np.empty((16, rows), dtype=np.uint32)
-    offsets = np.zeros((16, buckets + 1), dtype=np.uint32)
     cursor = np.empty(buckets, dtype=np.int64)
     for t in range(16):
         for row in range(rows):
@@ -79,7 +82,6 @@ def build_tables(hashes: Any, bits: int) -> tuple[Any, Any]:  # pragma: no cover
             key = _key(hashes[row, t >> 2], t, shift)
             order[t, cursor[key]] = row
             cursor[key] += 1
-    return order, offsets
 
 
 @numba.njit(cache=True, nogil=True)

@@ -89,7 +89,9 @@ class _Segment:
     @classmethod
     def build(cls, hashes: Words, ids: npt.NDArray[np.int64]) -> _Segment:
         alive = np.ones(len(hashes), dtype=bool)
-        order, offsets = kernels.build_tables(hashes, key_bits(len(hashes)))
+        order = np.empty((CHUNKS, len(hashes)), dtype=np.uint32)
+        offsets = np.zeros((CHUNKS, (1 << key_bits(len(hashes))) + 1), dtype=np.uint32)
+        kernels.build_tables(hashes, order, offsets)
         return cls(hashes, ids, alive, order, offsets)
 
     @property
