@@ -3,6 +3,8 @@ receipt with the private status link, and the status page."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +17,8 @@ from takedown.cases.machine import Refused
 from takedown.cases.validation import FieldProblem, ReportDraft, validate
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
-from takedown.service import reports as report_service
+from takedown.service.intake import BadHash, accept_report, report_signals
+from takedown.signals import AnySignal
 from takedown.web.media import capture
 from takedown.web.session import FORM_COOKIE, same
 from takedown.web.templating import _, render
@@ -72,10 +75,51 @@ def home(request: Request) -> Response:
     return render(request, "index.html", {})
 
 
+OWN_COPY_TYPES = ("pdq", "md5", "sha256")
+"""What the report page computes in the reporter's browser from their own copy."""
+MAX_OWN_COPY_HASHES = 8
+
+
+@dataclass(frozen=True)
+class OwnCopyHash:
+    """A hash of the reporter's own copy, computed in their browser (the file never leaves it)."""
+
+    type: str
+    value: str
+    signal: AnySignal
+
+    @property
+    def field(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+def _own_copy_hashes(raw: Sequence[object]) -> tuple[list[OwnCopyHash], list[FieldProblem]]:
+    """The form's ``hash`` fields (``type:value``), validated like the API's ``hashes``."""
+    pairs = []
+    for item in raw[:MAX_OWN_COPY_HASHES]:
+        signal_type, _sep, value = str(item).strip().lower().partition(":")
+        if signal_type in OWN_COPY_TYPES:
+            pairs.append((signal_type, value))
+    try:
+        signals = report_signals(pairs)
+    except BadHash:
+        problem = FieldProblem(
+            "own_copy", _("The fingerprint of your copy could not be read. Choose the file again.")
+        )
+        return [], [problem]
+    hashes = [OwnCopyHash(t, v, sig) for (t, v), sig in zip(pairs, signals, strict=True)]
+    return hashes, []
+
+
 def _form(
-    request: Request, values: dict[str, Any], problems: list[FieldProblem], status: int
+    request: Request,
+    values: dict[str, Any],
+    problems: list[FieldProblem],
+    status: int,
+    hashes: Sequence[OwnCopyHash] = (),
 ) -> Response:
     context = {
+        "own_copy": [h.field for h in hashes],
         "values": values,
         "errors": {p.field: p.message for p in problems},
         "categories": CATEGORIES,
@@ -115,34 +159,34 @@ async def report_submit(request: Request) -> Response:
         name: kind(values[name]) if values.get(name, "") in {m.value for m in kind} else default
         for name, kind, default in choices
     }
+    hashes, hash_problems = _own_copy_hashes(form.getlist("hash"))
     draft = ReportDraft(
         category=Category(picked["category"]),
         minor_depicted=MinorDepicted(picked["minor_depicted"]),
         relationship=Relationship(picked["relationship"]),
         content_urls=tuple(u.strip() for u in values.get("url", "").splitlines() if u.strip()),
+        hashes=tuple((h.type, h.value) for h in hashes),
         description=values.get("description", "")[:5000],
         email=values.get("email", "").strip()[:320],
         phone=values.get("phone", "").strip()[:40],
         good_faith_statement=values.get("good_faith_statement") == "yes",
         signature=values.get("signature", "").strip()[:200],
     )
-    problems = unchosen + validate(draft)
+    problems = unchosen + hash_problems + validate(draft)
     if problems:
-        return _form(request, values, problems, 422)
+        return _form(request, values, problems, 422, hashes)
     now = state.now()
-
-    def store() -> report_service.Accepted:
-        with state.db.write() as session:
-            return report_service.submit(
-                session,
-                draft,
-                state.policy,
-                trusted_flagger=False,
-                reporter_key_id=None,
-                now=now,
-            )
-
-    accepted = await run_in_threadpool(store)
+    accepted = await run_in_threadpool(
+        accept_report,
+        state.db,
+        state.index,
+        state.policy,
+        draft,
+        [h.signal for h in hashes],
+        trusted_flagger=False,
+        reporter_key_id=None,
+        now=now,
+    )
     state.wake.set()
     status_url = f"{public_base(request)}/status/{accepted.status_token}"
     response = render(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from fastapi import APIRouter, BackgroundTasks, Request
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from takedown.api.errors import ApiError
@@ -23,11 +20,8 @@ from takedown.auth.scopes import Scope, allows
 from takedown.cases.validation import ReportDraft
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
-from takedown.service import reports as report_service
-from takedown.service.content import signals_of
-from takedown.service.reports import Reached
-from takedown.signals import AnySignal, InvalidSignal
-from takedown.signals.wire import from_stored
+from takedown.service.intake import BadHash, accept_report, report_signals
+from takedown.signals import AnySignal
 from takedown.web.media import capture
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -52,18 +46,16 @@ def _draft(body: ReportIn) -> ReportDraft:
 
 
 def _hash_signals(body: ReportIn) -> list[AnySignal]:
-    signals = []
-    for position, item in enumerate(body.hashes):
-        try:
-            signals.append(from_stored(item.type, item.value.strip().lower()))
-        except InvalidSignal as exc:
-            raise ApiError(
-                422,
-                "invalid_report",
-                f"hashes.{position}.value: {exc}",
-                errors=[{"field": f"hashes.{position}.value", "message": str(exc)}],
-            ) from None
-    return signals
+    try:
+        return report_signals([(h.type, h.value.strip().lower()) for h in body.hashes])
+    except BadHash as bad:
+        field = f"hashes.{bad.position}.value"
+        raise ApiError(
+            422,
+            "invalid_report",
+            f"{field}: {bad.message}",
+            errors=[{"field": field, "message": bad.message}],
+        ) from None
 
 
 def _client(request: Request) -> str:
@@ -83,37 +75,18 @@ async def submit_report(
         raise ApiError(429, "too_many_requests", "too many reports from here; try again shortly")
     signals = _hash_signals(body)
     draft = _draft(body)
-    reached: list[Reached] = []
-    child_abuse = False
-    if signals and state.index.ready:
-        reached = [
-            Reached(hit.entry_id, hit.signal_type, hit.distance)
-            for hit in state.index.match_content(signals)
-        ]
-        child_abuse = any(
-            hit.bank in state.policy.child_abuse_banks for hit in state.index.match(signals)
-        )
     now = state.now()
-
-    def related(session: Session, content_pks: Sequence[int]) -> list[int]:
-        signals = signals_of(session, content_pks)
-        return [hit.entry_id for hit in state.index.match_content(signals)] if signals else []
-
-    def store() -> report_service.Accepted:
-        with state.db.write() as session:
-            return report_service.submit(
-                session,
-                draft,
-                state.policy,
-                reached=reached,
-                related=related,
-                child_abuse_match=child_abuse,
-                trusted_flagger=trusted,
-                reporter_key_id=principal.key_id if principal else None,
-                now=now,
-            )
-
-    accepted = await run_in_threadpool(store)
+    accepted = await run_in_threadpool(
+        accept_report,
+        state.db,
+        state.index,
+        state.policy,
+        draft,
+        signals,
+        trusted_flagger=trusted,
+        reporter_key_id=principal.key_id if principal else None,
+        now=now,
+    )
     state.wake.set()  # a restriction goes out now, not at the next poll
     if accepted.content_ids and state.settings.media_url_template:
         background.add_task(capture, state.settings, state.evidence, list(accepted.content_ids))

@@ -2,4 +2,40 @@
 (function () {
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
+
+  // Fingerprinting the reporter's own copy needs JavaScript, so its section is shown only here.
+  // The file input has no name: the browser never sends the file, only the hidden fields below.
+  var section = document.querySelector("[data-fingerprint]");
+  var fingerprinter = window.TakedownFingerprint;
+  if (!section || !fingerprinter || !window.createImageBitmap) { return; }
+  section.hidden = false;
+  var input = document.getElementById("own-copy-file");
+  var status = document.getElementById("own-copy-status");
+  var holder = document.getElementById("own-copy-hashes");
+  var form = section.closest("form");
+  var submit = form.querySelector("button[type=submit]");
+  var labels = section.dataset; // working, ready, failed: translated by the server
+
+  input.addEventListener("change", function () {
+    holder.textContent = "";
+    section.removeAttribute("data-state");
+    var file = input.files && input.files[0];
+    if (!file) { status.textContent = ""; return; }
+    status.textContent = labels.working;
+    submit.disabled = true;
+    fingerprinter.fingerprint(file).then(function (found) {
+      found.forEach(function (item) {
+        var field = document.createElement("input");
+        field.type = "hidden";
+        field.name = "hash";
+        field.value = item.type + ":" + item.value;
+        holder.appendChild(field);
+      });
+      status.textContent = labels.ready;
+      section.setAttribute("data-state", "ready");
+    }, function () {
+      status.textContent = labels.failed;
+      section.setAttribute("data-state", "failed");
+    }).then(function () { submit.disabled = false; });
+  });
 })();

@@ -1,0 +1,83 @@
+"""Report intake, the same for every door: the API (`POST /v1/reports`) and the public form.
+
+Hashes of the reporter's own copy are looked up in the content index (the copies on the
+platform the report is about) and in the banks (a child-abuse bank match raises priority);
+copies of the named content lead to the case already open about any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from takedown.cases.policy import Policy
+from takedown.cases.validation import ReportDraft
+from takedown.service import reports as report_service
+from takedown.service.content import signals_of
+from takedown.service.live_index import LiveIndex
+from takedown.service.reports import Accepted, Reached
+from takedown.signals import AnySignal, InvalidSignal
+from takedown.signals.wire import from_stored
+from takedown.store.db import Database
+
+
+@dataclass(frozen=True)
+class BadHash(Exception):
+    """A reported hash that is not a valid signal, by its position in the report."""
+
+    position: int
+    message: str
+
+
+def report_signals(hashes: Sequence[tuple[str, str]]) -> list[AnySignal]:
+    """The signals of a report's ``(type, value)`` hashes; raises :class:`BadHash`."""
+    signals = []
+    for position, (signal_type, value) in enumerate(hashes):
+        try:
+            signals.append(from_stored(signal_type, value))
+        except InvalidSignal as exc:
+            raise BadHash(position, str(exc)) from None
+    return signals
+
+
+def accept_report(
+    db: Database,
+    index: LiveIndex,
+    policy: Policy,
+    draft: ReportDraft,
+    signals: Sequence[AnySignal],
+    *,
+    trusted_flagger: bool,
+    reporter_key_id: int | None,
+    now: datetime,
+) -> Accepted:
+    """Store a report (raises :class:`takedown.service.reports.ReportInvalid`). Blocking: the
+    index lookups and one write transaction; callers run it off the event loop."""
+    reached: list[Reached] = []
+    child_abuse = False
+    if signals and index.ready:
+        reached = [
+            Reached(hit.entry_id, hit.signal_type, hit.distance)
+            for hit in index.match_content(signals)
+        ]
+        child_abuse = any(hit.bank in policy.child_abuse_banks for hit in index.match(signals))
+
+    def related(session: Session, content_pks: Sequence[int]) -> list[int]:
+        found = signals_of(session, content_pks)
+        return [hit.entry_id for hit in index.match_content(found)] if found else []
+
+    with db.write() as session:
+        return report_service.submit(
+            session,
+            draft,
+            policy,
+            reached=reached,
+            related=related,
+            child_abuse_match=child_abuse,
+            trusted_flagger=trusted_flagger,
+            reporter_key_id=reporter_key_id,
+            now=now,
+        )
