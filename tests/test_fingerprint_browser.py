@@ -1,9 +1,11 @@
 """Fingerprints computed in the reporter's own browser (static/fingerprint.js), in real Chromium.
 
-The JavaScript PDQ is held bit-exact to the reference (the pdqhash C++ that takedown hashes
-with) on the shared photos' pixels, MD5 and SHA-256 to hashlib; then a victim who has a copy of
-the image reports it with the fingerprint alone: the file never leaves the browser (the POST
-carries only the hashes), and the report reaches the re-encoded copy the platform registered.
+The JavaScript PDQ (and its 8 turns and flips) is held bit-exact to the reference (the pdqhash
+C++ that takedown hashes with) on the shared photos' pixels, MD5 and SHA-256 to hashlib; then a
+victim who has a copy of the image reports it with the fingerprint alone: the file never leaves
+the browser (the POST carries only the hashes), and the report reaches the image the platform
+registered, though the victim's copy is mirrored and re-encoded (the page sends the PDQ hash's
+turned and flipped variants too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pdqhash
 import pytest
 from PIL import Image
 from sqlalchemy import select
@@ -24,7 +27,7 @@ from sqlalchemy import select
 from takedown.api.app import create_app
 from takedown.auth.accounts import create_key
 from takedown.auth.scopes import Scope
-from takedown.signals.pdq import hamming, hash_rgb
+from takedown.signals.pdq import DIHEDRAL_TRANSFORMS, bits_to_hex, hamming, hash_rgb
 from takedown.store.db import Database
 from takedown.store.models import CaseContent, Content, Report
 from tests.browser_support import (
@@ -95,6 +98,9 @@ def test_javascript_pdq_md5_and_sha256_equal_the_reference(
         found = page.evaluate(PDQ_IN_PAGE, [pixels, rgb.shape[1], rgb.shape[0]])
         expected_hash, expected_quality = hash_rgb(rgb)
         assert (found["hash"], found["quality"]) == (expected_hash, expected_quality), path.name
+        variants, _quality = pdqhash.compute_dihedral(rgb)  # the reference's DCT-domain turns
+        expected = {n: bits_to_hex(v) for n, v in zip(DIHEDRAL_TRANSFORMS, variants, strict=True)}
+        assert {"original": found["hash"], **found["dihedral"]} == expected, path.name
         data = path.read_bytes()
         md5, sha256 = page.evaluate(DIGESTS_IN_PAGE, base64.b64encode(data).decode())
         assert md5 == hashlib.md5(data).hexdigest()
@@ -128,8 +134,8 @@ def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
     base, db = site
     photo = _photos(shared_data, 12)[3]
     _register_with_media(base, db, photo)
-    # the victim's own copy: smaller and re-encoded, as a copy passed around would be
-    image = Image.open(photo).convert("RGB")
+    # the victim's own copy: mirrored, smaller and re-encoded, as a repost passed around can be
+    image = Image.open(photo).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=70)
@@ -151,6 +157,10 @@ def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
     )
     by_type = dict(value.split(":", 1) for value in sent)
     assert set(by_type) == {"pdq", "md5", "sha256"}
+    variants = page.locator("#own-copy-hashes input[name=pdq_dihedral]").evaluate_all(
+        "(fields) => fields.map((f) => f.value.split(':')[0])"
+    )
+    assert sorted(variants) == sorted(DIHEDRAL_TRANSFORMS[1:])
     assert by_type["md5"] == hashlib.md5(own_copy.read_bytes()).hexdigest()
     # Chromium's JPEG decoder against Pillow's, on the same file: the same image
     assert hamming(by_type["pdq"], hash_rgb(np.asarray(Image.open(own_copy)))[0]) <= 4
@@ -171,7 +181,7 @@ def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
     body = post.post_data or ""
     assert "multipart" not in (post.headers.get("content-type") or "")
     assert "DO-NOT-SEND" not in body and len(body) < 2000  # no file, no file name
-    assert "hash=pdq%3A" in body
+    assert "hash=pdq%3A" in body and "pdq_dihedral=mirror%3A" in body
     with db.read() as session:
         report = session.execute(select(Report)).scalar_one()
         reached = session.execute(

@@ -80,6 +80,18 @@ def test_validation_names_the_field(service: Service) -> None:
     assert bad_enum.status_code == 422 and "relationship" in bad_enum.json()["message"]
     bad_hash = _report(service, content=[], hashes=[{"type": "pdq", "value": "abc"}])
     assert bad_hash.json()["errors"][0]["field"] == "hashes.0.value"
+    pdq = "f" * 64
+    for dihedral in ({"sideways": pdq}, {"mirror": "abc"}):
+        bad_variant = _report(
+            service, content=[], hashes=[{"type": "pdq", "value": pdq, "dihedral": dihedral}]
+        )
+        assert bad_variant.json()["errors"][0]["field"] == "hashes.0.dihedral"
+    md5_variant = _report(
+        service,
+        content=[],
+        hashes=[{"type": "md5", "value": "0" * 32, "dihedral": {"mirror": pdq}}],
+    )
+    assert md5_variant.json()["errors"][0]["field"] == "hashes.0.dihedral"
     valid = _report(
         service,
         category="non_consensual_intimate_image",

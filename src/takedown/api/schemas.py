@@ -270,6 +270,13 @@ class ReportHash(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["pdq", "md5", "sha256"]
     value: str = Field(min_length=1, max_length=200)
+    dihedral: dict[str, str] | None = Field(
+        None,
+        max_length=8,
+        description="pdq only: the hashes of the copy's turns and flips, by transform name "
+        "(rotate90, rotate180, rotate270, flip, mirror, transpose, transverse), so that "
+        "turned or mirrored reposts are found too",
+    )
 
 
 class Contact(BaseModel):

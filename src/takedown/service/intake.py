@@ -7,8 +7,8 @@ copies of the named content lead to the case already open about any of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -19,28 +19,62 @@ from takedown.service import reports as report_service
 from takedown.service.content import signals_of
 from takedown.service.live_index import LiveIndex
 from takedown.service.reports import Accepted, Reached
-from takedown.signals import AnySignal, InvalidSignal
+from takedown.signals import AnySignal, InvalidSignal, Signal
+from takedown.signals.pdq import DIHEDRAL_TRANSFORMS
+from takedown.signals.registry import get
 from takedown.signals.wire import from_stored
 from takedown.store.db import Database
 
 
 @dataclass(frozen=True)
+class ReportedHash:
+    """A hash of the reporter's own copy; a PDQ hash may bring its 8 dihedral variants,
+    computed where the pixels are (the reporter's browser), so that turned and mirrored
+    reposts are found as well."""
+
+    type: str
+    value: str
+    dihedral: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class BadHash(Exception):
-    """A reported hash that is not a valid signal, by its position in the report."""
+    """A reported hash that is not a valid signal: its position in the report, and which of
+    its parts (``value`` or ``dihedral``) is wrong."""
 
     position: int
+    part: str
     message: str
 
 
-def report_signals(hashes: Sequence[tuple[str, str]]) -> list[AnySignal]:
-    """The signals of a report's ``(type, value)`` hashes; raises :class:`BadHash`."""
+def report_signals(hashes: Sequence[ReportedHash]) -> list[AnySignal]:
+    """The signals of a report's hashes; raises :class:`BadHash`."""
     signals = []
-    for position, (signal_type, value) in enumerate(hashes):
+    for position, reported in enumerate(hashes):
         try:
-            signals.append(from_stored(signal_type, value))
+            signal = from_stored(reported.type, reported.value)
         except InvalidSignal as exc:
-            raise BadHash(position, str(exc)) from None
+            raise BadHash(position, "value", str(exc)) from None
+        if reported.dihedral:
+            try:
+                signal = _with_dihedral(signal, reported.dihedral)
+            except InvalidSignal as exc:
+                raise BadHash(position, "dihedral", str(exc)) from None
+        signals.append(signal)
     return signals
+
+
+def _with_dihedral(signal: AnySignal, variants: Mapping[str, str]) -> Signal:
+    if not isinstance(signal, Signal) or signal.type != "pdq":
+        raise InvalidSignal("dihedral variants are for pdq hashes only")
+    unknown = set(variants) - set(DIHEDRAL_TRANSFORMS)
+    if unknown:
+        raise InvalidSignal(
+            f"unknown transform {sorted(unknown)[0]!r}; use {', '.join(DIHEDRAL_TRANSFORMS)}"
+        )
+    parse = get("pdq").parse
+    named = {name: parse(value) for name, value in variants.items()}
+    return replace(signal, dihedral={**named, "original": signal.value})
 
 
 def accept_report(

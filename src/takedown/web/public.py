@@ -17,7 +17,7 @@ from takedown.cases.machine import Refused
 from takedown.cases.validation import FieldProblem, ReportDraft, validate
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
-from takedown.service.intake import BadHash, accept_report, report_signals
+from takedown.service.intake import BadHash, ReportedHash, accept_report, report_signals
 from takedown.signals import AnySignal
 from takedown.web.media import capture
 from takedown.web.session import FORM_COOKIE, same
@@ -77,38 +77,45 @@ def home(request: Request) -> Response:
 
 OWN_COPY_TYPES = ("pdq", "md5", "sha256")
 """What the report page computes in the reporter's browser from their own copy."""
-MAX_OWN_COPY_HASHES = 8
+MAX_OWN_COPY_FIELDS = 16
 
 
 @dataclass(frozen=True)
-class OwnCopyHash:
-    """A hash of the reporter's own copy, computed in their browser (the file never leaves it)."""
+class OwnCopy:
+    """The hashes of the reporter's own copy, computed in their browser (the file never leaves
+    it): ``hash`` fields (``type:value``) and the PDQ hash's ``pdq_dihedral`` variants
+    (``transform:value``), kept as fields too so that a form with errors sends them again."""
 
-    type: str
-    value: str
-    signal: AnySignal
+    hashes: tuple[ReportedHash, ...] = ()
+    signals: tuple[AnySignal, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def field(self) -> str:
-        return f"{self.type}:{self.value}"
-
-
-def _own_copy_hashes(raw: Sequence[object]) -> tuple[list[OwnCopyHash], list[FieldProblem]]:
-    """The form's ``hash`` fields (``type:value``), validated like the API's ``hashes``."""
-    pairs = []
-    for item in raw[:MAX_OWN_COPY_HASHES]:
-        signal_type, _sep, value = str(item).strip().lower().partition(":")
-        if signal_type in OWN_COPY_TYPES:
-            pairs.append((signal_type, value))
-    try:
-        signals = report_signals(pairs)
-    except BadHash:
-        problem = FieldProblem(
-            "own_copy", _("The fingerprint of your copy could not be read. Choose the file again.")
+    @classmethod
+    def from_form(
+        cls, raw_hashes: Sequence[object], raw_variants: Sequence[object]
+    ) -> tuple[OwnCopy, list[FieldProblem]]:
+        """Validated like the API's ``hashes``; a bad one is a problem on the section."""
+        variants = dict(
+            str(item).strip().lower().partition(":")[::2]
+            for item in raw_variants[:MAX_OWN_COPY_FIELDS]
         )
-        return [], [problem]
-    hashes = [OwnCopyHash(t, v, sig) for (t, v), sig in zip(pairs, signals, strict=True)]
-    return hashes, []
+        hashes = []
+        for item in raw_hashes[:MAX_OWN_COPY_FIELDS]:
+            signal_type, _sep, value = str(item).strip().lower().partition(":")
+            if signal_type in OWN_COPY_TYPES:
+                dihedral = variants if signal_type == "pdq" and variants else None
+                hashes.append(ReportedHash(signal_type, value, dihedral))
+        try:
+            signals = report_signals(hashes)
+        except BadHash:
+            problem = FieldProblem(
+                "own_copy",
+                _("The fingerprint of your copy could not be read. Choose the file again."),
+            )
+            return cls(), [problem]
+        fields = [("hash", f"{h.type}:{h.value}") for h in hashes]
+        fields += [("pdq_dihedral", f"{name}:{value}") for name, value in variants.items()]
+        return cls(tuple(hashes), tuple(signals), tuple(fields)), []
 
 
 def _form(
@@ -116,10 +123,10 @@ def _form(
     values: dict[str, Any],
     problems: list[FieldProblem],
     status: int,
-    hashes: Sequence[OwnCopyHash] = (),
+    own_copy: OwnCopy = OwnCopy(),
 ) -> Response:
     context = {
-        "own_copy": [h.field for h in hashes],
+        "own_copy": own_copy.fields,
         "values": values,
         "errors": {p.field: p.message for p in problems},
         "categories": CATEGORIES,
@@ -159,13 +166,13 @@ async def report_submit(request: Request) -> Response:
         name: kind(values[name]) if values.get(name, "") in {m.value for m in kind} else default
         for name, kind, default in choices
     }
-    hashes, hash_problems = _own_copy_hashes(form.getlist("hash"))
+    own_copy, hash_problems = OwnCopy.from_form(form.getlist("hash"), form.getlist("pdq_dihedral"))
     draft = ReportDraft(
         category=Category(picked["category"]),
         minor_depicted=MinorDepicted(picked["minor_depicted"]),
         relationship=Relationship(picked["relationship"]),
         content_urls=tuple(u.strip() for u in values.get("url", "").splitlines() if u.strip()),
-        hashes=tuple((h.type, h.value) for h in hashes),
+        hashes=tuple((h.type, h.value) for h in own_copy.hashes),
         description=values.get("description", "")[:5000],
         email=values.get("email", "").strip()[:320],
         phone=values.get("phone", "").strip()[:40],
@@ -174,7 +181,7 @@ async def report_submit(request: Request) -> Response:
     )
     problems = unchosen + hash_problems + validate(draft)
     if problems:
-        return _form(request, values, problems, 422, hashes)
+        return _form(request, values, problems, 422, own_copy)
     now = state.now()
     accepted = await run_in_threadpool(
         accept_report,
@@ -182,7 +189,7 @@ async def report_submit(request: Request) -> Response:
         state.index,
         state.policy,
         draft,
-        [h.signal for h in hashes],
+        own_copy.signals,
         trusted_flagger=False,
         reporter_key_id=None,
         now=now,

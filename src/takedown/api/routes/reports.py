@@ -20,7 +20,7 @@ from takedown.auth.scopes import Scope, allows
 from takedown.cases.validation import ReportDraft
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
-from takedown.service.intake import BadHash, accept_report, report_signals
+from takedown.service.intake import BadHash, ReportedHash, accept_report, report_signals
 from takedown.signals import AnySignal
 from takedown.web.media import capture
 
@@ -47,9 +47,11 @@ def _draft(body: ReportIn) -> ReportDraft:
 
 def _hash_signals(body: ReportIn) -> list[AnySignal]:
     try:
-        return report_signals([(h.type, h.value.strip().lower()) for h in body.hashes])
+        return report_signals(
+            [ReportedHash(h.type, h.value.strip().lower(), h.dihedral) for h in body.hashes]
+        )
     except BadHash as bad:
-        field = f"hashes.{bad.position}.value"
+        field = f"hashes.{bad.position}.{bad.part}"
         raise ApiError(
             422,
             "invalid_report",

@@ -91,7 +91,48 @@
     return ("000" + word.toString(16)).slice(-4);
   }
 
-  // PDQ of RGBA pixels (row-major, 4 bytes a pixel): {hash: 64 hex, quality: 0..100}.
+  // Bits of a 16x16 DCT: above the median (the 128th smallest) or not, in the reference's hex.
+  function bitsHex(dct) {
+    var median = Array.prototype.slice.call(dct).sort(function (x, y) { return x - y; })[127];
+    var hash = "";
+    for (var row = 15; row >= 0; row--) {
+      var word = 0;
+      for (var col = 0; col < 16; col++) {
+        if (dct[row * 16 + col] > median) { word |= 1 << col; }
+      }
+      hash += hex4(word);
+    }
+    return hash;
+  }
+
+  // The reference's turns and flips done on the DCT (a sign pattern, maybe transposed),
+  // named as takedown names them: each is the hash of the image so turned.
+  var DIHEDRAL = {
+    rotate90: [true, function (i, j) { return j & 1 ? 1 : -1; }],
+    rotate180: [false, function (i, j) { return (i + j) & 1 ? -1 : 1; }],
+    rotate270: [true, function (i) { return i & 1 ? 1 : -1; }],
+    flip: [false, function (i) { return i & 1 ? 1 : -1; }],
+    mirror: [false, function (i, j) { return j & 1 ? 1 : -1; }],
+    transpose: [true, function () { return 1; }],
+    transverse: [true, function (i, j) { return (i + j) & 1 ? -1 : 1; }]
+  };
+
+  function dihedral(dct) {
+    var out = {};
+    Object.keys(DIHEDRAL).forEach(function (name) {
+      var transpose = DIHEDRAL[name][0], sign = DIHEDRAL[name][1], b = new Float32Array(256);
+      for (var i = 0; i < 16; i++) {
+        for (var j = 0; j < 16; j++) {
+          b[transpose ? j * 16 + i : i * 16 + j] = sign(i, j) * dct[i * 16 + j];
+        }
+      }
+      out[name] = bitsHex(b);
+    });
+    return out;
+  }
+
+  // PDQ of RGBA pixels (row-major, 4 bytes a pixel): {hash: 64 hex, quality: 0..100,
+  // dihedral: {rotate90: 64 hex, ...}}.
   function pdq(rgba, width, height) {
     if (width < MIN_DIM || height < MIN_DIM) { return null; }
     var n = width * height, luma = new Float32Array(n), tmp = new Float32Array(n);
@@ -112,18 +153,7 @@
       }
     }
     var dct = dct64To16(small);
-    var median = Array.prototype.slice.call(dct).sort(function (x, y) { return x - y; })[127];
-    var words = [];
-    for (var row = 0; row < 16; row++) {
-      var word = 0;
-      for (var col = 0; col < 16; col++) {
-        if (dct[row * 16 + col] > median) { word |= 1 << col; }
-      }
-      words.push(word);
-    }
-    var hash = "";
-    for (var w = 15; w >= 0; w--) { hash += hex4(words[w]); }
-    return { hash: hash, quality: quality(small) };
+    return { hash: bitsHex(dct), quality: quality(small), dihedral: dihedral(dct) };
   }
 
   var MD5_SHIFTS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
@@ -198,8 +228,9 @@
     });
   }
 
-  // Every fingerprint of a file the report form sends: [{type, value}], PDQ only when the
-  // image has enough detail (quality >= 50) for PDQ to be meaningful, as everywhere else.
+  // Every fingerprint of a file, in the shape of the report API's "hashes": [{type, value}],
+  // the PDQ hash with its turned and flipped variants ("dihedral"), and only when the image has
+  // enough detail (quality >= 50) for PDQ to be meaningful, as everywhere else.
   function fingerprint(file) {
     return file.arrayBuffer().then(function (buffer) {
       var bytes = new Uint8Array(buffer);
@@ -209,7 +240,7 @@
         return pixels(file).then(function (image) {
           var result = pdq(image.data, image.width, image.height);
           if (result && result.quality >= 50) {
-            found.unshift({ type: "pdq", value: result.hash, quality: result.quality });
+            found.unshift({ type: "pdq", value: result.hash, dihedral: result.dihedral });
           }
           return found;
         }, function () {

@@ -16,6 +16,14 @@
   var submit = form.querySelector("button[type=submit]");
   var labels = section.dataset; // working, ready, failed: translated by the server
 
+  function keep(name, value) {
+    var field = document.createElement("input");
+    field.type = "hidden";
+    field.name = name;
+    field.value = value;
+    holder.appendChild(field);
+  }
+
   input.addEventListener("change", function () {
     holder.textContent = "";
     section.removeAttribute("data-state");
@@ -25,11 +33,10 @@
     submit.disabled = true;
     fingerprinter.fingerprint(file).then(function (found) {
       found.forEach(function (item) {
-        var field = document.createElement("input");
-        field.type = "hidden";
-        field.name = "hash";
-        field.value = item.type + ":" + item.value;
-        holder.appendChild(field);
+        keep("hash", item.type + ":" + item.value);
+        Object.keys(item.dihedral || {}).forEach(function (name) {
+          keep("pdq_dihedral", name + ":" + item.dihedral[name]);
+        });
       });
       status.textContent = labels.ready;
       section.setAttribute("data-state", "ready");
