@@ -212,6 +212,7 @@ def test_two_person_rule_and_removal(service: Service) -> None:
 
 def test_appeals_both_ways(service: Service) -> None:
     _content(service, "post-1")
+    _content(service, "repost-1", uploader="u-2")  # a copy: found when a ruling removes
     body = _report(service, category="other", minor_depicted="no", relationship="other_user").json()
     case_id, token = body["case_id"], body["status_token"]
     reviewer = service.staff("reviewer")
@@ -235,7 +236,8 @@ def test_appeals_both_ways(service: Service) -> None:
         other, "POST", f"/v1/cases/{case_id}/appeal-decision", json={"outcome": "overturned"}
     )
     assert overturned.json()["state"] == "actioned"
-    assert ("remove", "post-1") in _actions(service)
+    assert {("remove", "post-1"), ("remove", "repost-1")} <= set(_actions(service))
+    assert overturned.json()["statement_of_reasons"]["automated_detection"] is True
     # now the uploader appeals the removal, through the platform
     platform = service.key(Scope.APPEALS_WRITE)
     appeal = service.as_(
@@ -248,6 +250,8 @@ def test_appeals_both_ways(service: Service) -> None:
     )
     assert restored.json()["state"] == "dismissed"
     assert ("restore", "post-1") in _actions(service)
+    # restoring is no removal: no copies are searched, none is claimed in the statement
+    assert restored.json()["statement_of_reasons"]["automated_detection"] is False
     entries = service.get("/v1/banks/confirmed-other/entries").json()
     assert entries and not any(e["enabled"] for e in entries)  # unbanked
     md5 = {"signals": [{"type": "md5", "value": MD5}]}

@@ -4,7 +4,7 @@ transaction; actions go through the outbox in that same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,6 +59,10 @@ class CopyHit:
     distance: float
 
 
+CopyFinder = Callable[[Session, int], Sequence[CopyHit]]
+"""Finds the copies of a case's reported items (see :mod:`takedown.service.copies`)."""
+
+
 class CaseNotFound(LookupError):
     pass
 
@@ -108,7 +112,7 @@ def decide(
     *,
     category: Category | None,
     note: str,
-    copies: Sequence[CopyHit],
+    find_copies: CopyFinder,
     policy: Policy,
     now: datetime,
 ) -> Decision:
@@ -117,7 +121,9 @@ def decide(
     if category is not None and outcome is Outcome.VIOLATION:
         case.category = category.value
     ruling = machine.decide(snapshot(session, case), reviewer, outcome, policy.suspend_uploader_on)
-    return _rule(session, case, reviewer, outcome.value, ruling, note, copies, policy, now, False)
+    return _rule(
+        session, case, reviewer, outcome.value, ruling, note, find_copies, policy, now, False
+    )
 
 
 def _rule(
@@ -127,11 +133,13 @@ def _rule(
     outcome: str,
     ruling: Ruling,
     note: str,
-    copies: Sequence[CopyHit],
+    find_copies: CopyFinder,
     policy: Policy,
     now: datetime,
     appeal: bool,
 ) -> Decision:
+    removing = Effect.REMOVE_ALL in ruling.effects
+    copies = find_copies(session, case.id) if removing else []
     removed = _apply(session, case, ruling, copies, policy, now, reviewer)
     if ruling.state is CaseState.CONFIRMED:
         stated = Outcome.VIOLATION
@@ -447,7 +455,7 @@ def decide_appeal(
     outcome: AppealOutcome,
     *,
     note: str,
-    copies: Sequence[CopyHit],
+    find_copies: CopyFinder,
     policy: Policy,
     now: datetime,
 ) -> Decision:
@@ -461,7 +469,9 @@ def decide_appeal(
     ).scalar_one()
     appeal.decided_at = now
     appeal.outcome = outcome.value
-    return _rule(session, case, reviewer, outcome.value, ruling, note, copies, policy, now, True)
+    return _rule(
+        session, case, reviewer, outcome.value, ruling, note, find_copies, policy, now, True
+    )
 
 
 def reply(session: Session, token: str, message: str, now: datetime) -> Case:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.api.errors import ApiError
-from takedown.api.routes.cases import CONTACT_ROLES, find_copies
+from takedown.api.routes.cases import CONTACT_ROLES
 from takedown.api.routes.cybertip import ncmec_client, reporter_settings
 from takedown.api.state import AppState, app_state
 from takedown.audit.log import record
@@ -30,6 +30,7 @@ from takedown.legal.ncmec import NcmecError
 from takedown.legal.transparency import to_csv
 from takedown.service import cases as case_service
 from takedown.service import cybertip
+from takedown.service.copies import copies_in
 from takedown.service.transparency import transparency
 from takedown.store.models import (
     Appeal,
@@ -350,9 +351,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     staff.reviewer,
                     AppealOutcome(values.get("outcome", "")),
                     note=note,
-                    copies=find_copies(state, db, case_id)
-                    if values.get("outcome") == "overturned"
-                    else [],
+                    find_copies=copies_in(state.index),
                     policy=state.policy,
                     now=state.now(),
                 )
@@ -366,7 +365,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     outcome,
                     category=Category(category) if category else None,
                     note=note,
-                    copies=find_copies(state, db, case_id) if outcome is Outcome.VIOLATION else [],
+                    find_copies=copies_in(state.index),
                     policy=state.policy,
                     now=state.now(),
                 )

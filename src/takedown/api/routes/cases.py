@@ -21,7 +21,7 @@ from takedown.api.schemas import (
     DecisionOut,
 )
 from takedown.api.security import require
-from takedown.api.state import AppState, app_state
+from takedown.api.state import app_state
 from takedown.audit.log import record
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Scope
@@ -35,8 +35,7 @@ from takedown.cases.vocabulary import (
     StaffRole,
 )
 from takedown.service import cases as case_service
-from takedown.service.cases import CopyHit
-from takedown.service.content import signals_of
+from takedown.service.copies import copies_in
 from takedown.store.models import (
     Appeal,
     AuditEvent,
@@ -64,15 +63,6 @@ def _visible_case(session: Session, case_id: int, reviewer: Reviewer) -> Case:
     if not can_view(reviewer.role, Priority(case.priority)):
         raise ApiError(404, "case_not_found", "no such case")  # do not confirm it exists
     return case
-
-
-def find_copies(state: AppState, session: Session, case_id: int) -> list[CopyHit]:
-    """Every content item the case's reported items match in the content index."""
-    signals = signals_of(session, case_service.reported_pks(session, case_id))
-    return [
-        CopyHit(hit.entry_id, hit.signal_type, hit.distance)
-        for hit in state.index.match_content(signals)
-    ]
 
 
 @router.get("", response_model=list[CaseSummary])
@@ -250,7 +240,6 @@ def decide(
     reviewer = _staff(principal)
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
-        copies = find_copies(state, session, case.id) if body.outcome == "violation" else []
         decision = case_service.decide(
             session,
             case.id,
@@ -258,7 +247,7 @@ def decide(
             Outcome(body.outcome),
             category=Category(body.category) if body.category else None,
             note=body.note,
-            copies=copies,
+            find_copies=copies_in(state.index),
             policy=state.policy,
             now=state.now(),
         )
@@ -302,19 +291,13 @@ def decide_appeal(
     reviewer = _staff(principal)
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
-        outcome = AppealOutcome(body.outcome)
-        copies = (
-            find_copies(state, session, case.id)
-            if outcome is AppealOutcome.OVERTURNED and case.appealed_from == "dismissed"
-            else []
-        )
         decision = case_service.decide_appeal(
             session,
             case.id,
             reviewer,
-            outcome,
+            AppealOutcome(body.outcome),
             note=body.note,
-            copies=copies,
+            find_copies=copies_in(state.index),
             policy=state.policy,
             now=state.now(),
         )
