@@ -36,6 +36,7 @@ from takedown.service.reports import restrict_content, token_digest
 from takedown.store.db import serialize
 from takedown.store.models import (
     Appeal,
+    AuditEvent,
     Bank,
     BankEntry,
     Case,
@@ -72,6 +73,57 @@ def get_case(session: Session, case_id: int) -> Case:
     if case is None:
         raise CaseNotFound(case_id)
     return case
+
+
+@dataclass(frozen=True)
+class CaseItem:
+    """A content item a case reaches, with how (reported, or a copy by hash at a distance)."""
+
+    link: CaseContent
+    content: Content
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """Everything a reviewer reads about a case, for the API and the console alike."""
+
+    case: Case
+    reports: list[Report]
+    items: list[CaseItem]
+    clocks: list[CaseClock]
+    decisions: list[Decision]
+    appeals: list[Appeal]
+    history: list[AuditEvent]
+
+
+def case_file(session: Session, case: Case) -> CaseFile:
+    items = session.execute(
+        select(CaseContent, Content)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .where(CaseContent.case_id == case.id)
+        .order_by(CaseContent.id)
+    ).all()
+    return CaseFile(
+        case=case,
+        reports=list(session.execute(select(Report).where(Report.case_id == case.id)).scalars()),
+        items=[CaseItem(link, content) for link, content in items],
+        clocks=list(
+            session.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()
+        ),
+        decisions=list(
+            session.execute(
+                select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)
+            ).scalars()
+        ),
+        appeals=list(session.execute(select(Appeal).where(Appeal.case_id == case.id)).scalars()),
+        history=list(
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.subject == f"case:{case.id}")
+                .order_by(AuditEvent.seq)
+            ).scalars()
+        ),
+    )
 
 
 def snapshot(session: Session, case: Case) -> CaseSnapshot:

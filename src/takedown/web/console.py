@@ -33,14 +33,11 @@ from takedown.service import cybertip
 from takedown.service.copies import copies_in
 from takedown.service.transparency import transparency
 from takedown.store.models import (
-    Appeal,
-    AuditEvent,
     Case,
     CaseClock,
     CaseContent,
     Content,
     CyberTipReport,
-    Decision,
     Report,
     User,
     utcnow,
@@ -201,32 +198,16 @@ def queues(request: Request, queue: str = "child_safety") -> Response:
 
 
 def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dict[str, Any]:
-    items = db.execute(
-        select(CaseContent, Content)
-        .join(Content, Content.id == CaseContent.content_pk)
-        .where(CaseContent.case_id == case.id)
-        .order_by(CaseContent.id)
-    ).all()
-    show_contact = staff.role in CONTACT_ROLES
+    found = case_service.case_file(db, case)
     return {
-        "case": case,
-        "reports": list(db.execute(select(Report).where(Report.case_id == case.id)).scalars()),
-        "items": [{"link": link, "content": content} for link, content in items],
-        "clocks": list(db.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()),
-        "decisions": list(
-            db.execute(
-                select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)
-            ).scalars()
-        ),
-        "appeals": list(db.execute(select(Appeal).where(Appeal.case_id == case.id)).scalars()),
-        "history": list(
-            db.execute(
-                select(AuditEvent)
-                .where(AuditEvent.subject == f"case:{case.id}")
-                .order_by(AuditEvent.seq)
-            ).scalars()
-        ),
-        "show_contact": show_contact,
+        "case": found.case,
+        "reports": found.reports,
+        "items": found.items,
+        "clocks": found.clocks,
+        "decisions": found.decisions,
+        "appeals": found.appeals,
+        "history": found.history,
+        "show_contact": staff.role in CONTACT_ROLES,
         "media_enabled": bool(state.settings.media_url_template),
     }
 

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.api.errors import ApiError
@@ -37,14 +36,8 @@ from takedown.cases.vocabulary import (
 from takedown.service import cases as case_service
 from takedown.service.copies import copies_in
 from takedown.store.models import (
-    Appeal,
-    AuditEvent,
     Case,
-    CaseClock,
-    CaseContent,
-    Content,
     Decision,
-    Report,
 )
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -107,23 +100,7 @@ def get_case(
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
         record(session, principal.actor, "case.view", f"case:{case.id}", {})
-        reports = session.execute(select(Report).where(Report.case_id == case.id)).scalars()
-        items = session.execute(
-            select(CaseContent, Content)
-            .join(Content, Content.id == CaseContent.content_pk)
-            .where(CaseContent.case_id == case.id)
-            .order_by(CaseContent.id)
-        ).all()
-        clocks = session.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()
-        decisions = session.execute(
-            select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)
-        ).scalars()
-        appeals = session.execute(select(Appeal).where(Appeal.case_id == case.id)).scalars()
-        history = session.execute(
-            select(AuditEvent)
-            .where(AuditEvent.subject == f"case:{case.id}")
-            .order_by(AuditEvent.seq)
-        ).scalars()
+        found = case_service.case_file(session, case)
         show_contact = reviewer.role in CONTACT_ROLES
         return {
             "case_id": str(case.id),
@@ -154,7 +131,7 @@ def get_case(
                     if show_contact
                     else None,
                 }
-                for r in reports
+                for r in found.reports
             ],
             "content": [
                 {
@@ -167,7 +144,7 @@ def get_case(
                     "distance": link.distance,
                     "case_status": link.status,
                 }
-                for link, content in items
+                for link, content in ((i.link, i.content) for i in found.items)
             ],
             "clocks": [
                 {
@@ -178,7 +155,7 @@ def get_case(
                     "warned": [float(w) for w in c.warned.split(",") if w],
                     "breached_at": c.breached_at.isoformat() if c.breached_at else None,
                 }
-                for c in clocks
+                for c in found.clocks
             ],
             "decisions": [
                 {
@@ -192,7 +169,7 @@ def get_case(
                     "note": d.note,
                     "created_at": d.created_at.isoformat(),
                 }
-                for d in decisions
+                for d in found.decisions
             ],
             "appeals": [
                 {
@@ -201,7 +178,7 @@ def get_case(
                     "created_at": a.created_at.isoformat(),
                     "outcome": a.outcome,
                 }
-                for a in appeals
+                for a in found.appeals
             ],
             "history": [
                 {
@@ -211,7 +188,7 @@ def get_case(
                     "action": e.action,
                     "data": json.loads(e.data),
                 }
-                for e in history
+                for e in found.history
             ],
         }
 
