@@ -8,14 +8,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, need_browser, shot
+from tests.browser_support import free_port, shot
 from tests.ncmec_server import FakeNcmec
 from tests.service_support import make_settings, wait_for
 
@@ -31,17 +29,6 @@ REPOSTS = [
     ("repost-user-3", "mirror"),
     ("repost-user-4", "border"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _login(browser: Any, base: str, email: str) -> Any:

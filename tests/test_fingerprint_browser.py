@@ -31,11 +31,8 @@ from takedown.signals.pdq import DIHEDRAL_TRANSFORMS, bits_to_hex, hamming, hash
 from takedown.store.db import Database
 from takedown.store.models import CaseContent, Content, Report
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     axe_violations,
     live_server,
-    need_browser,
     settings_for,
     shot,
 )
@@ -50,17 +47,6 @@ DIGESTS_IN_PAGE = """async (data) => {
   const fp = window.TakedownFingerprint;
   return [fp.md5(bytes), await fp.sha256(bytes)];
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -21,29 +21,15 @@ from takedown.auth.scopes import Role
 from takedown.store.db import Database
 from takedown.store.models import AuditEvent
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     axe_violations,
     live_server,
     media_server,
-    need_browser,
     settings_for,
     shot,
 )
 from tests.service_support import database_url
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Site:
