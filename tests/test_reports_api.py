@@ -372,3 +372,111 @@ def test_p0_restriction_reaches_the_webhook_within_a_second(db_url: str, tmp_pat
         assert verify(secret, got.headers["Takedown-Signature"], got.body)
         print(f"report accepted -> restrict webhook received: {took * 1000:.0f} ms")
         assert took <= 1.0
+
+
+NCII = {
+    "category": "non_consensual_intimate_image",
+    "minor_depicted": "no",
+    "relationship": "self",
+    "contact": {"email": "me@example.org"},
+    "good_faith_statement": True,
+    "signature": "Jane Roe",
+}
+
+
+def _verdict(service: Service, md5: str) -> str:
+    found = service.post("/v1/lookup", json={"signals": [{"type": "md5", "value": md5}]})
+    verdict: str = found.json()["verdict"]
+    return verdict
+
+
+def test_a_reported_image_posted_later_is_held_into_the_reporters_case(service: Service) -> None:
+    """The victim reports with her copy's hashes before the image is on the platform: the
+    upload that comes later is held (restricted at once) and joins her case; a person
+    confirms, and the next copy is blocked."""
+    hashes = [{"type": "md5", "value": MD5}, {"type": "pdq", "value": PDQ}]
+    body = _report(service, content=[], hashes=hashes, **NCII).json()
+    case_id = body["case_id"]
+    reviewer = service.staff("reviewer")
+    case = service.as_(reviewer, "GET", f"/v1/cases/{case_id}").json()
+    assert case["unresolved"] is True and case["content"] == []
+    watched = service.get("/v1/banks/reporter-hashes").json()
+    assert watched["action"] == "hold"
+    entries = service.get("/v1/banks/reporter-hashes/entries").json()
+    assert {(e["signal_type"], e["value"]) for e in entries} == {("md5", MD5), ("pdq", PDQ)}
+    assert {e["external_id"] for e in entries} == {f"case:{case_id}"}
+    assert not any("me@example.org" in str(e) for e in entries)  # no personal data in banks
+
+    wait_for(lambda: _verdict(service, MD5) == "hold", 2, "the watch reaching the index")
+    posted = service.post(
+        "/v1/content",
+        json={"content_id": "late-1", "uploader_id": "u-9", "signals": hashes[:1]},
+    )
+    assert posted.json()["verdict"] == "hold"
+    assert posted.json()["case_id"] == case_id  # the platform learns which case holds it
+    assert ("restrict", "late-1") in _actions(service)
+    case = service.as_(reviewer, "GET", f"/v1/cases/{case_id}").json()
+    assert case["unresolved"] is False and case["restricted"] is True
+    assert [(c["content_id"], c["match_type"]) for c in case["content"]] == [("late-1", "md5")]
+    assert "content.held" in [e["action"] for e in case["history"]]
+
+    decided = service.as_(
+        reviewer, "POST", f"/v1/cases/{case_id}/decisions", json={"outcome": "violation"}
+    )
+    assert decided.json()["state"] == "actioned", decided.text
+    assert ("remove", "late-1") in _actions(service)
+    wait_for(lambda: _verdict(service, MD5) == "block", 2, "the confirmed bank")
+
+
+def test_a_hold_always_reaches_a_person_and_a_dismissal_lifts_the_watch(service: Service) -> None:
+    # a held upload no case watches for opens a case of its own, triaged by the entry's label
+    near = "0" * 31 + "7"
+    service.post("/v1/banks", json={"name": "near-ncii", "action": "hold"})
+    service.post(
+        "/v1/banks/near-ncii/entries",
+        json={
+            "entries": [
+                {"signal_type": "md5", "value": near, "label": "non_consensual_intimate_image"}
+            ]
+        },
+    )
+    wait_for(lambda: _verdict(service, near) == "hold", 2, "hold bank")
+    held = service.post(
+        "/v1/content",
+        json={
+            "content_id": "held-1",
+            "uploader_id": "u-3",
+            "signals": [{"type": "md5", "value": near}],
+        },
+    )
+    assert held.json()["verdict"] == "hold"
+    reviewer = service.staff("reviewer")
+    queue = service.as_(reviewer, "GET", "/v1/cases").json()
+    (opened,) = [c for c in queue if c["category"] == "non_consensual_intimate_image"]
+    case = service.as_(reviewer, "GET", f"/v1/cases/{opened['case_id']}").json()
+    assert case["state"] == "restricted" and case["priority"] == "P1" and case["reports"] == []
+    assert [c["content_id"] for c in case["content"]] == ["held-1"]
+
+    # a watched image whose held copy a reviewer finds harmless: restored, watch lifted
+    other = "0" * 31 + "9"
+    body = _report(service, content=[], hashes=[{"type": "md5", "value": other}], **NCII).json()
+    wait_for(lambda: _verdict(service, other) == "hold", 2, "watch")
+    service.post(
+        "/v1/content",
+        json={
+            "content_id": "beach-1",
+            "uploader_id": "u-4",
+            "signals": [{"type": "md5", "value": other}],
+        },
+    )
+    dismissed = service.as_(
+        reviewer,
+        "POST",
+        f"/v1/cases/{body['case_id']}/decisions",
+        json={"outcome": "no_violation"},
+    )
+    assert dismissed.json()["state"] == "dismissed", dismissed.text
+    assert ("restore", "beach-1") in _actions(service)
+    entries = service.get("/v1/banks/reporter-hashes/entries").json()
+    assert [e["enabled"] for e in entries if e["value"] == other] == [False]
+    wait_for(lambda: _verdict(service, other) == "allow", 2, "watch lifted")

@@ -313,3 +313,42 @@ def test_admin_pages(browser: Any, site: Site, tmp_path: Path) -> None:
     assert site.audit("delivery.retry")
     shot(page, "admin-03-deliveries")
     page.context.close()
+
+
+def test_a_held_upload_waits_in_the_queue_without_a_report(browser: Any, site: Site) -> None:
+    """A near match in a hold bank: restricted at upload, and a case in the reviewers' queue
+    with no report behind it; the case page says so."""
+    import httpx
+
+    from takedown.auth.accounts import create_key
+    from takedown.auth.scopes import Scope
+    from tests.service_support import wait_for
+
+    with site.db.write() as session:
+        scopes = frozenset({Scope.BANKS_WRITE, Scope.CONTENT_WRITE, Scope.LOOKUP})
+        key = create_key(session, "platform", scopes, actor="t")[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    md5 = "0" * 31 + "5"
+    httpx.post(f"{site.base}/v1/banks", headers=headers, json={"name": "near", "action": "hold"})
+    httpx.post(
+        f"{site.base}/v1/banks/near/entries",
+        headers=headers,
+        json={"entries": [{"signal_type": "md5", "value": md5, "label": "other"}]},
+    )
+    signals = {"signals": [{"type": "md5", "value": md5}]}
+
+    def held() -> bool:
+        answer = httpx.post(f"{site.base}/v1/lookup", headers=headers, json=signals)
+        return bool(answer.json()["verdict"] == "hold")
+
+    wait_for(held, 3, "the hold bank in the index")
+    upload = {"content_id": "held-9", "uploader_id": "u-9", "kind": "image", **signals}
+    answer = httpx.post(f"{site.base}/v1/content", headers=headers, json=upload)
+    assert answer.json()["verdict"] == "hold"
+    page = _login(browser, site, site.user("general@example.org", "reviewer"))
+    page.get_by_role("link", name="General").click()
+    page.locator("#queue").get_by_role("link").first.click()
+    assert page.get_by_text("No report: the item was held at upload").is_visible()
+    assert page.locator("#item-held-9").is_visible()
+    shot(page, "console-held-upload")
+    _check_axe(page, "held case")

@@ -37,6 +37,8 @@ class Policy:
     suspend_uploader_on: frozenset[Category]
     appeal_window_days: float
     url_patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+    watch_bank: str = "reporter-hashes"
+    watch_categories: frozenset[Category] = frozenset()
 
     def content_id_for(self, url: str) -> str | None:
         for pattern in self.url_patterns:
@@ -81,6 +83,8 @@ def load_policy(path: Path | None = None) -> Policy:
             ),
             appeal_window_days=float(raw["appeals"]["window_days"]),
             url_patterns=tuple(re.compile(p) for p in raw["urls"]["patterns"]),
+            watch_bank=str(raw["watch"]["bank"]),
+            watch_categories=frozenset(Category(c) for c in raw["watch"]["categories"]),
         )
     except (KeyError, ValueError, re.error) as exc:
         raise ValueError(f"policy file: bad or missing value ({exc})") from None

@@ -33,6 +33,7 @@ from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
 from takedown.service import cybertip
 from takedown.service.reports import restrict_content, token_digest
+from takedown.service.watch import unwatch
 from takedown.store.db import serialize
 from takedown.store.models import (
     Appeal,
@@ -232,6 +233,8 @@ def _rule(
         case.appealed_from = None
     if state is CaseState.ESCALATED:
         case.escalated = True
+    if state is CaseState.DISMISSED and ruling.final and reported_pks(session, case.id):
+        unwatch(session, case, policy, actor=f"user:{reviewer.user_id}")
     if Effect.ASK_REPORTER in ruling.effects:
         case.question = note
     session.flush()

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from takedown.actions.kinds import ActionKind
@@ -18,7 +18,7 @@ from takedown.service.live_index import BankHit, EntryInfo
 from takedown.signals import AnySignal, InvalidSignal
 from takedown.signals.wire import from_stored, stored_value
 from takedown.store.db import serialize
-from takedown.store.models import Content, ContentSignal, utcnow
+from takedown.store.models import CaseContent, Content, ContentSignal, utcnow
 
 CONTENT_STATUSES = ("live", "blocked", "restricted", "removed", "restored", "deleted")
 _STATUS_FOR = {"allow": "live", "block": "blocked", "hold": "restricted"}
@@ -106,6 +106,14 @@ def find(session: Session, content_id: str) -> Content | None:
     return session.execute(
         select(Content).where(Content.content_id == content_id)
     ).scalar_one_or_none()
+
+
+def case_of(session: Session, content: Content) -> int | None:
+    """The first case that reaches this content (a held upload's review, a report's case)."""
+    found: int | None = session.execute(
+        select(func.min(CaseContent.case_id)).where(CaseContent.content_pk == content.id)
+    ).scalar_one()
+    return found
 
 
 def register(

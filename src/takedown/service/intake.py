@@ -2,7 +2,8 @@
 
 Hashes of the reporter's own copy are looked up in the content index (the copies on the
 platform the report is about) and in the banks (a child-abuse bank match raises priority);
-copies of the named content lead to the case already open about any of them.
+copies of the named content lead to the case already open about any of them; the hashes are
+then watched for (:mod:`takedown.service.watch`), so that a later upload of the image is held.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from takedown.service import reports as report_service
 from takedown.service.content import signals_of
 from takedown.service.live_index import LiveIndex
 from takedown.service.reports import Accepted, Reached
+from takedown.service.watch import watch
 from takedown.signals import AnySignal, InvalidSignal, Signal
 from takedown.signals.pdq import DIHEDRAL_TRANSFORMS
 from takedown.signals.registry import get
@@ -104,7 +106,7 @@ def accept_report(
         return [hit.entry_id for hit in index.match_content(found)] if found else []
 
     with db.write() as session:
-        return report_service.submit(
+        accepted = report_service.submit(
             session,
             draft,
             policy,
@@ -115,3 +117,5 @@ def accept_report(
             reporter_key_id=reporter_key_id,
             now=now,
         )
+        watch(session, accepted.case_id, accepted.report_id, draft.hashes, draft.category, policy)
+        return accepted

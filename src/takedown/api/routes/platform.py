@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from takedown.api.errors import ApiError
@@ -19,6 +20,7 @@ from takedown.media import MediaLimits
 from takedown.service import content as content_service
 from takedown.service.content import ContentInfo, MatchInfo, verdict_for
 from takedown.service.live_index import read_entry_info
+from takedown.service.watch import review_held
 from takedown.signals import AnySignal, HashOptions, hash_bytes
 from takedown.signals.wire import from_stored
 from takedown.store.models import Content
@@ -64,11 +66,12 @@ async def _matches(state: AppState, signals: Sequence[AnySignal]) -> list[MatchI
     return content_service.describe(hits, infos)
 
 
-def _verdict_out(content: Content) -> dict[str, object]:
+def _verdict_out(session: Session, content: Content) -> dict[str, object]:
+    case_id = content_service.case_of(session, content)
     return {
         "verdict": content.verdict,
         "matches": content.matches,
-        "case_id": None,
+        "case_id": str(case_id) if case_id is not None else None,
         "content_id": content.content_id,
         "status": content.status,
     }
@@ -91,7 +94,7 @@ async def register_content(
     def existing() -> dict[str, object] | None:
         with state.db.read() as session:
             found = content_service.find(session, body.content_id)
-            return _verdict_out(found) if found is not None else None
+            return _verdict_out(session, found) if found is not None else None
 
     known = await run_in_threadpool(existing)
     if known is not None:
@@ -109,7 +112,9 @@ async def register_content(
     def store() -> tuple[dict[str, object], bool]:
         with state.db.write() as session:
             content, created = content_service.register(session, info, signals, matches)
-            return _verdict_out(content), created
+            if created and content.verdict == "hold":
+                review_held(session, content, matches, state.policy, state.now())
+            return _verdict_out(session, content), created
 
     out, created = await run_in_threadpool(store)
     if out["verdict"] != "allow":
