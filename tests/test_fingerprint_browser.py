@@ -36,7 +36,7 @@ from tests.browser_support import (
     settings_for,
     shot,
 )
-from tests.service_support import database_url
+from tests.service_support import database_url, wait_for
 
 PDQ_IN_PAGE = """([pixels, width, height]) => {
   const bytes = Uint8Array.from(atob(pixels), (c) => c.charCodeAt(0));
@@ -101,17 +101,39 @@ def test_javascript_pdq_md5_and_sha256_equal_the_reference(
     page.close()
 
 
-def _register_with_media(base: str, db: Database, photo: Path) -> None:
+def _upload(base: str, db: Database, content_id: str, data: bytes) -> dict[str, Any]:
+    """The platform registers an upload with its bytes; returns the verdict."""
     with db.write() as session:
         key = create_key(session, "platform", frozenset({Scope.CONTENT_WRITE}), actor="t")[1]
     answer = httpx.post(
         f"{base}/v1/content",
         headers={"Authorization": f"Bearer {key}"},
-        data={"content_id": "post-9", "uploader_id": "uploader-9", "kind": "image"},
-        files={"file": (photo.name, photo.read_bytes(), "image/jpeg")},
+        data={"content_id": content_id, "uploader_id": f"uploader-{content_id}", "kind": "image"},
+        files={"file": ("upload.jpg", data, "image/jpeg")},
         timeout=60,
     )
     assert answer.status_code == 201, answer.text
+    verdict: dict[str, Any] = answer.json()
+    return verdict
+
+
+def _lookup(base: str, db: Database, data: bytes) -> str:
+    with db.write() as session:
+        key = create_key(session, "platform", frozenset({Scope.LOOKUP}), actor="t")[1]
+    answer = httpx.post(
+        f"{base}/v1/lookup",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"file": ("upload.jpg", data, "image/jpeg")},
+        timeout=60,
+    )
+    verdict: str = answer.json()["verdict"]
+    return verdict
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
@@ -119,14 +141,12 @@ def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
 ) -> None:
     base, db = site
     photo = _photos(shared_data, 12)[3]
-    _register_with_media(base, db, photo)
+    assert _upload(base, db, "post-9", photo.read_bytes())["verdict"] == "allow"
     # the victim's own copy: mirrored, smaller and re-encoded, as a repost passed around can be
     image = Image.open(photo).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=70)
     own_copy = tmp_path / "my-photo-DO-NOT-SEND.jpg"
-    own_copy.write_bytes(buffer.getvalue())
+    own_copy.write_bytes(_jpeg(image, 70))
 
     context = browser.new_context()
     page = context.new_page()
@@ -176,7 +196,15 @@ def test_a_victim_reports_with_a_fingerprint_and_the_image_never_leaves(
             .where(CaseContent.case_id == report.case_id)
         ).scalars()
         assert list(reached) == ["post-9"]
+        case_id = str(report.case_id)
     context.close()
+
+    # the image posted again after the report, the right way round and re-encoded: the watch
+    # on her fingerprint (its mirrored variant) holds it at once, into her case
+    again = _jpeg(Image.open(photo).convert("RGB"), 55)
+    wait_for(lambda: _lookup(base, db, again) == "hold", 5, "the watch in the index")
+    late = _upload(base, db, "post-10", again)
+    assert (late["verdict"], late["case_id"]) == ("hold", case_id)
 
 
 def test_without_javascript_the_section_stays_hidden(

@@ -117,5 +117,18 @@ def accept_report(
             reporter_key_id=reporter_key_id,
             now=now,
         )
-        watch(session, accepted.case_id, accepted.report_id, draft.hashes, draft.category, policy)
+        watched = [*draft.hashes, *_turns_and_flips(signals)]
+        watch(session, accepted.case_id, accepted.report_id, watched, draft.category, policy)
         return accepted
+
+
+def _turns_and_flips(signals: Sequence[AnySignal]) -> list[tuple[str, str]]:
+    """The PDQ variants a reporter's browser sent: watched too, since an upload is hashed as
+    it is, and a repost is often mirrored or turned."""
+    return [
+        (signal.type, value)
+        for signal in signals
+        if isinstance(signal, Signal) and signal.dihedral
+        for name, value in signal.dihedral.items()
+        if name != "original"
+    ]
