@@ -4,6 +4,7 @@ server that checks NCMEC's protocol; errors, retries, resumption and restarts.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -206,3 +207,69 @@ def test_client_status_retract_and_error_codes(ncmec: FakeNcmec) -> None:
     assert auth.value.code == 2000
     client.close()
     wrong.close()
+
+
+def test_an_upload_blocked_as_known_material_is_reported(
+    legal_service: Service, ncmec: FakeNcmec
+) -> None:
+    """A block by a child-abuse bank at upload: nothing was published, but someone tried to post
+    known material, so a case is opened as actioned with a draft that legal approves and files,
+    naming the uploader, with the bytes kept as evidence."""
+    from tests.service_support import wait_for
+
+    service = legal_service
+    image = encode(synthetic_rgb(12, (320, 240)), "PNG")
+    md5 = hashlib.md5(image).hexdigest()
+    service.post("/v1/banks", json={"name": "ncmec-csam"})  # a child-abuse bank by policy
+    service.post(
+        "/v1/banks/ncmec-csam/entries", json={"entries": [{"signal_type": "md5", "value": md5}]}
+    )
+    lookup = {"signals": [{"type": "md5", "value": md5}]}
+    wait_for(
+        lambda: service.post("/v1/lookup", json=lookup).json()["verdict"] == "block", 2, "bank"
+    )
+    blocked = service.post(
+        "/v1/content",
+        data={
+            "content_id": "try-1",
+            "uploader_id": "uploader-7",
+            "url": "https://photos.example/p/try-1",  # where it would have been: NCMEC needs one
+        },
+        files={"file": ("x.png", image, "image/png")},
+    ).json()
+    assert blocked["verdict"] == "block" and blocked["case_id"] is not None
+    legal = service.staff("legal")
+    case = service.as_(legal, "GET", f"/v1/cases/{blocked['case_id']}").json()
+    assert (case["state"], case["priority"], case["category"]) == (
+        "actioned",
+        "P0",
+        "child_sexual_abuse",
+    )
+    assert [c["content_id"] for c in case["content"]] == ["try-1"]
+    assert "content.blocked_known" in [e["action"] for e in case["history"]]
+    (tip,) = service.as_(legal, "GET", "/v1/cybertipline").json()
+    assert tip["case_id"] == blocked["case_id"]
+    filed = service.as_(legal, "POST", f"/v1/cybertipline/{tip['id']}/approve").json()
+    assert filed["state"] == "finished" and filed["files"] == 1
+    accepted = ncmec.reports[filed["ncmec_report_id"]]
+    assert accepted.finished and b"uploader-7" in accepted.report
+    # an ordinary block bank does not report: only the policy's child-abuse banks do
+    service.post("/v1/banks", json={"name": "spam"})
+    other = hashlib.md5(b"spam").hexdigest()
+    service.post(
+        "/v1/banks/spam/entries", json={"entries": [{"signal_type": "md5", "value": other}]}
+    )
+    wait_for(
+        lambda: (
+            service.post("/v1/lookup", json={"signals": [{"type": "md5", "value": other}]}).json()[
+                "verdict"
+            ]
+            == "block"
+        ),
+        2,
+        "spam bank",
+    )
+    spam = service.post(
+        "/v1/content", json={"content_id": "spam-1", "signals": [{"type": "md5", "value": other}]}
+    ).json()
+    assert spam["verdict"] == "block" and spam["case_id"] is None

@@ -136,12 +136,19 @@ def test_doe_scenario_in_the_browser(browser: Any, shared_data: Path, tmp_path: 
             assert parent.locator("#status").get_attribute("data-status") == "removed"
             shot(parent, "doe-05-status-removed")
 
-            # 6. a legal user approves the CyberTipline report; the NCMEC test server accepts it
+            # 6. legal approves the CyberTipline reports: the confirmed case's, and the refused
+            # re-upload's (known material someone tried to post); the NCMEC server accepts both
             legal = _login(browser, demo.takedown_url, "legal@demo.example")
             legal.goto(demo.takedown_url + "/console/cybertipline")
-            legal.get_by_role("button", name="Approve and file").click()
+            drafts = legal.get_by_role("button", name="Approve and file")
+            expect(drafts).to_have_count(2)
+            drafts.first.click()
+            expect(drafts).to_have_count(1)
+            drafts.first.click()
+            expect(drafts).to_have_count(0)
             expect(legal.locator("#tips")).to_contain_text("finished")
-            assert len(ncmec.reports) == 1 and next(iter(ncmec.reports.values())).finished
+            assert len(ncmec.reports) == 2
+            assert all(report.finished for report in ncmec.reports.values())
             shot(legal, "doe-06-cybertipline")
 
             # 7. the audit chain verifies; the dashboard and transparency report show the times

@@ -39,6 +39,7 @@ class Policy:
     url_patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
     watch_bank: str = "reporter-hashes"
     watch_categories: frozenset[Category] = frozenset()
+    report_blocked_uploads: bool = True
 
     def content_id_for(self, url: str) -> str | None:
         for pattern in self.url_patterns:
@@ -85,6 +86,7 @@ def load_policy(path: Path | None = None) -> Policy:
             url_patterns=tuple(re.compile(p) for p in raw["urls"]["patterns"]),
             watch_bank=str(raw["watch"]["bank"]),
             watch_categories=frozenset(Category(c) for c in raw["watch"]["categories"]),
+            report_blocked_uploads=bool(raw["cybertip"]["report_blocked_uploads"]),
         )
     except (KeyError, ValueError, re.error) as exc:
         raise ValueError(f"policy file: bad or missing value ({exc})") from None

@@ -20,7 +20,7 @@ from takedown.media import MediaLimits
 from takedown.service import content as content_service
 from takedown.service.content import ContentInfo, MatchInfo, verdict_for
 from takedown.service.live_index import read_entry_info
-from takedown.service.watch import review_held
+from takedown.service.uploads import report_blocked, review_held
 from takedown.signals import AnySignal, HashOptions, hash_bytes
 from takedown.signals.wire import from_stored
 from takedown.store.models import Content
@@ -114,6 +114,8 @@ async def register_content(
             content, created = content_service.register(session, info, signals, matches)
             if created and content.verdict == "hold":
                 review_held(session, content, matches, state.policy, state.now())
+            elif created and content.verdict == "block":
+                report_blocked(session, content, matches, state.policy, state.now())
             return _verdict_out(session, content), created
 
     out, created = await run_in_threadpool(store)

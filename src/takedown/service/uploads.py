@@ -1,0 +1,189 @@
+"""What an upload's verdict sets going, in the transaction that registers it.
+
+A ``hold`` always means a person looks: the held upload joins the open case whose watched hashes
+it matches (:mod:`takedown.service.watch`), else a case of its own. A ``block`` by a child-abuse
+bank is known material that someone tried to post: a case is opened already actioned, with a
+CyberTipline draft for legal to approve and file (18 U.S.C. 2258A), and the bytes, when the
+platform sent them, are kept as evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from takedown.audit.log import record
+from takedown.cases.clocks import plan_clocks
+from takedown.cases.policy import Policy, triage
+from takedown.cases.vocabulary import OPEN_STATES, CaseState, Category, MinorDepicted, Priority
+from takedown.service import cybertip
+from takedown.service.content import MatchInfo
+from takedown.service.reports import restrict_content
+from takedown.store.models import BankEntry, Case, CaseClock, CaseContent, Content
+
+ACTOR = "takedown"
+
+
+def review_held(
+    session: Session,
+    content: Content,
+    matches: Sequence[MatchInfo],
+    policy: Policy,
+    now: datetime,
+) -> Case:
+    """Put a held upload before a person: into the open case whose watched hashes it matches
+    (the nearest match's), else into a new case. The content is already restricted (the hold
+    verdict wrote its ``restrict`` action)."""
+    held = sorted((m for m in matches if m.action == "hold"), key=lambda m: m.distance)
+    entries = {
+        entry.id: entry
+        for entry in session.execute(
+            select(BankEntry).where(BankEntry.id.in_([int(m.entry_id) for m in held]))
+        ).scalars()
+    }
+    case: Case | None = None
+    for match in held:
+        entry = entries.get(int(match.entry_id))
+        if entry is not None and entry.case_id is not None:
+            candidate = session.get(Case, entry.case_id)
+            if candidate is not None and CaseState(candidate.state) in OPEN_STATES:
+                case = candidate
+                break
+    nearest = held[0] if held else None
+    if case is None:
+        case = _open_case(session, held, entries, policy, now)
+    session.add(
+        CaseContent(
+            case_id=case.id,
+            content_pk=content.id,
+            role="reported",
+            match_type=nearest.signal_type if nearest else None,
+            distance=nearest.distance if nearest else None,
+            added_at=now,
+        )
+    )
+    session.flush()
+    restrict_content(session, case, [content.id], now, reason="held_at_upload")
+    case.unresolved = False
+    if case.state == CaseState.NEW.value:
+        case.state = CaseState.RESTRICTED.value
+    case.updated_at = now
+    record(
+        session,
+        ACTOR,
+        "content.held",
+        f"case:{case.id}",
+        {
+            "content": content.content_id,
+            "bank": nearest.bank if nearest else None,
+            "signal_type": nearest.signal_type if nearest else None,
+            "distance": nearest.distance if nearest else None,
+        },
+    )
+    return case
+
+
+def _open_case(
+    session: Session,
+    held: Sequence[MatchInfo],
+    entries: dict[int, BankEntry],
+    policy: Policy,
+    now: datetime,
+) -> Case:
+    """A case for a held upload no open case watches for: its category from the matched
+    entry's label when that names one, its priority and clocks by the policy."""
+    labels = {entries[int(m.entry_id)].label for m in held if int(m.entry_id) in entries}
+    category = next(
+        (c for c in Category if c.value in labels and c is not Category.OTHER), Category.OTHER
+    )
+    plan = triage(
+        policy,
+        category,
+        MinorDepicted.NO,
+        child_abuse_match=any(m.bank in policy.child_abuse_banks for m in held),
+    )
+    case = Case(
+        state=CaseState.RESTRICTED.value,
+        priority=plan.priority.value,
+        queue=plan.queue.value,
+        category=category.value,
+        minor_alleged=False,
+        unresolved=False,
+        takedown_request=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    for clock in plan_clocks(policy, plan.priority, False, now):
+        session.add(
+            CaseClock(
+                case_id=case.id,
+                kind=clock.kind.value,
+                started_at=clock.started_at,
+                due_at=clock.due_at,
+            )
+        )
+    session.flush()
+    return case
+
+
+def report_blocked(
+    session: Session,
+    content: Content,
+    matches: Sequence[MatchInfo],
+    policy: Policy,
+    now: datetime,
+) -> Case | None:
+    """A block by a child-abuse bank: a case opened as actioned (the bank's entry is the
+    judgement; nothing was published), with a CyberTipline draft and its filing clock."""
+    known = sorted(
+        (m for m in matches if m.action == "block" and m.bank in policy.child_abuse_banks),
+        key=lambda m: m.distance,
+    )
+    if not known or not policy.report_blocked_uploads:
+        return None
+    nearest = known[0]
+    plan = triage(policy, Category.CHILD_SEXUAL_ABUSE, MinorDepicted.NO, child_abuse_match=True)
+    case = Case(
+        state=CaseState.ACTIONED.value,
+        priority=Priority.P0.value,
+        queue=plan.queue.value,
+        category=Category.CHILD_SEXUAL_ABUSE.value,
+        minor_alleged=False,
+        unresolved=False,
+        takedown_request=False,
+        created_at=now,
+        updated_at=now,
+        decided_at=now,
+    )
+    session.add(case)
+    session.flush()
+    session.add(
+        CaseContent(
+            case_id=case.id,
+            content_pk=content.id,
+            role="reported",
+            match_type=nearest.signal_type,
+            distance=nearest.distance,
+            added_at=now,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        ACTOR,
+        "content.blocked_known",
+        f"case:{case.id}",
+        {
+            "content": content.content_id,
+            "bank": nearest.bank,
+            "signal_type": nearest.signal_type,
+            "distance": nearest.distance,
+        },
+    )
+    cybertip.open_draft(session, case, policy, now)
+    return case
