@@ -80,6 +80,28 @@ def test_reencoded_copy_is_blocked_and_registration_is_idempotent(
     assert not evidence.has("fine-1")
 
 
+def test_a_mirrored_copy_is_blocked_at_upload(service: Service, photo_paths: list[Path]) -> None:
+    """Uploads are hashed mirrored too: a flipped repost of a banked photo is blocked, and the
+    match says how it was turned (the bank holds the original only)."""
+    photo = photo_paths[1]
+    _bank_with_photo(service, photo, bank="known-items")
+    image = Image.open(photo).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70)
+    flipped = out.getvalue()
+
+    def verdict() -> dict[str, object]:
+        answer = service.post("/v1/lookup", files={"file": ("f.jpg", flipped, "image/jpeg")})
+        found: dict[str, object] = answer.json()
+        return found
+
+    wait_for(lambda: verdict()["verdict"] == "block", 2, "the bank entry to reach the index")
+    matches = verdict()["matches"]
+    assert isinstance(matches, list)
+    nearest = next(m for m in matches if m["signal_type"] == "pdq")
+    assert nearest["transform"] == "mirror" and nearest["distance"] <= 31
+
+
 def test_json_signals_and_unrelated_content_is_allowed(service: Service) -> None:
     rgb = synthetic_rgb(3, (400, 300))
     banked = service.post("/v1/lookup", files={"file": ("a.png", encode(rgb, "PNG"), "image/png")})
@@ -246,3 +268,45 @@ def test_readiness_and_metrics(service: Service) -> None:
     assert 'route="/v1/lookup"' in text
     assert "takedown_outbox_lag_seconds" in text
     assert "takedown_index_entries" in text
+
+
+def test_a_mirrored_repost_is_removed_with_the_reported_item(
+    service: Service, photo_paths: list[Path]
+) -> None:
+    """The content index keeps an upload's mirrored hash too, so confirming a report on the
+    original also removes a flipped repost found nowhere in any bank."""
+    photo = photo_paths[2]
+    image = Image.open(photo).convert("RGB")
+    flipped = io.BytesIO()
+    image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "JPEG", quality=75)
+    for content_id, data in (("orig-1", photo.read_bytes()), ("flip-1", flipped.getvalue())):
+        posted = service.post(
+            "/v1/content",
+            data={"content_id": content_id, "uploader_id": f"u-{content_id}"},
+            files={"file": ("x.jpg", data, "image/jpeg")},
+        )
+        assert posted.json()["verdict"] == "allow"
+    wait_for(
+        lambda: service.client.app.state.takedown.index.stats.content_signals >= 4,  # type: ignore[attr-defined]
+        2,
+        "both uploads in the content index",
+    )
+    report = service.client.post(
+        "/v1/reports",
+        json={
+            "content": [{"content_id": "orig-1"}],
+            "category": "child_sexual_abuse",
+            "minor_depicted": "yes",
+            "relationship": "parent_or_guardian",
+        },
+    ).json()
+    specialist = service.staff("child_safety_specialist")
+    decided = service.as_(
+        specialist,
+        "POST",
+        f"/v1/cases/{report['case_id']}/decisions",
+        json={"outcome": "violation"},
+    )
+    assert decided.json()["state"] == "actioned", decided.text
+    actions = {(a["action"], a["content_id"]) for a in service.get("/v1/actions").json()["actions"]}
+    assert {("remove", "orig-1"), ("remove", "flip-1")} <= actions

@@ -16,7 +16,7 @@ from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
 from takedown.service.live_index import BankHit, EntryInfo
 from takedown.signals import AnySignal, InvalidSignal
-from takedown.signals.wire import from_stored, stored_value
+from takedown.signals.wire import from_stored, indexed_values
 from takedown.store.db import serialize
 from takedown.store.models import CaseContent, Content, ContentSignal, utcnow
 
@@ -143,8 +143,7 @@ def register(
     session.add(content)
     session.flush()
     for signal in signals:
-        value = stored_value(signal)
-        if value is not None:
+        for value in indexed_values(signal):
             session.add(ContentSignal(content_pk=content.id, signal_type=signal.type, value=value))
     kind = _ACTION_FOR.get(verdict)
     if kind is not None:
@@ -176,8 +175,7 @@ def update(
     if signals:
         serialize(session)
         for signal in signals:
-            value = stored_value(signal)
-            if value is not None:
+            for value in indexed_values(signal):
                 session.add(
                     ContentSignal(content_pk=content.id, signal_type=signal.type, value=value)
                 )

@@ -115,6 +115,10 @@ class HashOptions:
     fast: bool = True
     trim: bool = True
     dihedral: bool = False
+    mirror_image: bool = False
+    """Also hash images flipped left to right (kept as the signal's ``mirror`` variant): one
+    more PDQ of the reduced image, so that a mirrored repost matches at upload, even against
+    imported hash lists, which hold originals only. The service turns it on for uploads."""
     mirror_video: bool = True  # also hash videos' frames flipped (a mirrored repost is common)
     crops: bool = False
     """Also hash fixed crops of the image (see ``media.crops``): for bank entries, so that a

@@ -23,6 +23,7 @@ from takedown.media.image import RGBArray
 from takedown.signals.base import (
     AnySignal,
     Comparison,
+    HashOptions,
     InvalidSignal,
     MediaItem,
     Signal,
@@ -102,7 +103,7 @@ class PdqSignal:
 
     def hash_media(self, item: MediaItem) -> list[AnySignal]:
         rgb = item.image.rgb
-        original = self._signal(rgb, Variant.ORIGINAL, item.options.dihedral)
+        original = self._signal(rgb, Variant.ORIGINAL, item.options)
         signals: list[AnySignal] = [original]
         boxes = [(Variant.TRIMMED, box) for box in find_content(rgb)] if item.options.trim else []
         if item.options.crops:
@@ -110,20 +111,24 @@ class PdqSignal:
             boxes += [(Variant.CROPPED, box) for box in crop_boxes(width, height)]
         seen = {original.value}
         for variant, box in boxes:
-            signal = self._signal(crop(rgb, box), variant, item.options.dihedral)
+            signal = self._signal(crop(rgb, box), variant, item.options)
             if signal.value not in seen:  # a variant identical to an earlier one adds nothing
                 seen.add(signal.value)
                 signals.append(signal)
         return signals
 
     @staticmethod
-    def _signal(rgb: RGBArray, variant: Variant, dihedral: bool) -> Signal:
-        if dihedral:
+    def _signal(rgb: RGBArray, variant: Variant, options: HashOptions) -> Signal:
+        if options.dihedral:
             variants, quality = hash_rgb_dihedral(rgb)
             return Signal(
                 "pdq", variants["original"], quality=quality, variant=variant, dihedral=variants
             )
         value, quality = hash_rgb(rgb)
+        if options.mirror_image:
+            mirrored = hash_rgb(np.ascontiguousarray(_TURNS["mirror"](rgb)))[0]
+            turns = {"original": value, "mirror": mirrored}
+            return Signal("pdq", value, quality=quality, variant=variant, dihedral=turns)
         return Signal("pdq", value, quality=quality, variant=variant)
 
     def parse(self, value: str) -> str:

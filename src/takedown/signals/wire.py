@@ -19,6 +19,19 @@ def stored_value(signal: AnySignal) -> str | None:
     return signal.value if signal.usable else None
 
 
+def indexed_values(signal: AnySignal) -> list[str]:
+    """What the content index keeps of an upload's signal: its stored value and, for an image
+    hashed mirrored too, the mirrored hash, so that the copies of a reported item are found
+    whichever way round either was posted."""
+    value = stored_value(signal)
+    if value is None:
+        return []
+    mirrored = (
+        signal.dihedral.get("mirror") if isinstance(signal, Signal) and signal.dihedral else None
+    )
+    return [value, mirrored] if mirrored and mirrored != value else [value]
+
+
 def from_stored(signal_type: str, value: str) -> AnySignal:
     """Validate and read a stored or submitted signal; raises InvalidSignal naming the fix."""
     try:
