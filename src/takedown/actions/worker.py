@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from takedown.actions.delivery import RetryPolicy, deliver_due
-from takedown.audit.log import record
+from takedown.audit.log import SYSTEM, record
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.legal.dsa_client import DsaClient, DsaConfig
@@ -36,7 +36,7 @@ def purge_evidence(db: Database, evidence: EvidenceStore, now: datetime) -> int:
     purged = evidence.vault.purge(now)
     if purged:
         with db.write() as session:
-            record(session, "system", "evidence.purge", "evidence", {"items": purged})
+            record(session, SYSTEM, "evidence.purge", "evidence", {"items": purged})
     return purged
 
 

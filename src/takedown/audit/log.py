@@ -21,6 +21,8 @@ from takedown.store.db import Database, serialize
 from takedown.store.models import AuditEvent, AuditHead
 
 _HEAD_ID = 1
+SYSTEM = "system"
+"""The actor of what takedown does by itself (a deadline, a held upload, a filing)."""
 
 
 def record(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
-from takedown.audit.log import record
+from takedown.audit.log import SYSTEM, record
 from takedown.cases import machine
 from takedown.cases.clocks import ClockKind, ClockState, due_events
 from takedown.cases.machine import CaseSnapshot, Effect, PastDecision, Refused, Reviewer, Ruling
@@ -633,7 +633,7 @@ def tick(session: Session, policy: Policy, now: datetime) -> int:
                 clock.warned = ",".join(x for x in (clock.warned, f"{event.share:g}") if x)
             record(
                 session,
-                "system",
+                SYSTEM,
                 f"clock.{event.event}",
                 f"case:{case.id}",
                 {"clock": clock.kind, "share": event.share, "due_at": clock.due_at.isoformat()},

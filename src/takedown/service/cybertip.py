@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.audit.log import record
+from takedown.audit.log import SYSTEM, record
 from takedown.cases.clocks import ClockKind
 from takedown.cases.policy import Policy
 from takedown.legal.cybertip import (
@@ -66,7 +66,7 @@ def open_draft(session: Session, case: Case, policy: Policy, now: datetime) -> C
         )
     )
     session.flush()
-    record(session, "system", "cybertip.draft", f"case:{case.id}", {"report": draft.id})
+    record(session, SYSTEM, "cybertip.draft", f"case:{case.id}", {"report": draft.id})
     return draft
 
 
@@ -160,7 +160,7 @@ def file_report(
                 assert tip is not None
                 record(
                     session,
-                    "system",
+                    SYSTEM,
                     "cybertip.restart",
                     f"case:{tip.case_id}",
                     {"dropped": tip.ncmec_report_id},
@@ -195,7 +195,7 @@ def _file(
             tip.submitted_at = now
             record(
                 session,
-                "system",
+                SYSTEM,
                 "cybertip.submit",
                 f"case:{tip.case_id}",
                 {"ncmec_report_id": tip.ncmec_report_id},
@@ -247,7 +247,7 @@ def _file(
             evidence.vault.preserve_until(content_id, now + reporter.preservation)
         record(
             session,
-            "system",
+            SYSTEM,
             "cybertip.finish",
             f"case:{tip.case_id}",
             {"ncmec_report_id": report_id, "files": len(tip.files)},

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.audit.log import record
+from takedown.audit.log import SYSTEM, record
 from takedown.cases.policy import Policy
 from takedown.cases.vocabulary import Category
 from takedown.legal.dsa import DsaStatement, statement_for
@@ -78,13 +78,13 @@ def send_pending(db: Database, client: DsaClient, policy: Policy, now: datetime)
                         decision = session.get(Decision, batch[index][0])
                         if decision is not None:
                             decision.dsa_error = str(errors)[:2000]
-                record(session, "system", "dsa.refused", "dsa", {"errors": len(refused.errors)})
+                record(session, SYSTEM, "dsa.refused", "dsa", {"errors": len(refused.errors)})
             continue
         with db.write() as session:
             for decision_id, _ in batch:
                 decision = session.get(Decision, decision_id)
                 if decision is not None:
                     decision.dsa_sent_at = now
-            record(session, "system", "dsa.sent", "dsa", {"statements": len(batch)})
+            record(session, SYSTEM, "dsa.sent", "dsa", {"statements": len(batch)})
         sent += len(batch)
     return sent

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from takedown.audit.log import record
+from takedown.audit.log import SYSTEM, record
 from takedown.cases.clocks import plan_clocks
 from takedown.cases.policy import Policy, triage
 from takedown.cases.vocabulary import OPEN_STATES, CaseState, Category, MinorDepicted, Priority
@@ -23,8 +23,6 @@ from takedown.service import cybertip
 from takedown.service.content import MatchInfo
 from takedown.service.reports import restrict_content
 from takedown.store.models import BankEntry, Case, CaseClock, CaseContent, Content
-
-ACTOR = "takedown"
 
 
 def review_held(
@@ -73,7 +71,7 @@ def review_held(
     case.updated_at = now
     record(
         session,
-        ACTOR,
+        SYSTEM,
         "content.held",
         f"case:{case.id}",
         {
@@ -175,7 +173,7 @@ def report_blocked(
     session.flush()
     record(
         session,
-        ACTOR,
+        SYSTEM,
         "content.blocked_known",
         f"case:{case.id}",
         {

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.audit.log import SYSTEM
 from takedown.cases.policy import Policy
 from takedown.cases.vocabulary import Category
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
 from takedown.store.models import Bank, BankEntry, Case
-
-ACTOR = "takedown"
 
 
 def watch_bank(session: Session, policy: Policy) -> Bank:
@@ -31,7 +30,7 @@ def watch_bank(session: Session, policy: Policy) -> Bank:
             policy.watch_bank,
             description="Hashes reporters gave of their own copies: a match is held for review",
             action="hold",
-            actor=ACTOR,
+            actor=SYSTEM,
         )
     return bank
 
