@@ -43,7 +43,7 @@ async def _all_signals(
                 max_bytes=state.settings.max_upload_bytes,
                 max_decode_s=state.settings.hash_timeout_s,
             ),
-            mirror_image=True,  # a mirrored repost matches, imported hash lists included
+            mirror_image=state.settings.mirror_uploads,
         )
         result = await run_in_threadpool(hash_bytes, data, options)
         signals.extend(result.signals)
