@@ -212,9 +212,17 @@ def test_body_over_the_limit_is_413(db_url: str, tmp_path: Path) -> None:
         assert service.get("/v1/content/big-1").status_code == 404
 
 
-def test_uploader_id_never_reaches_the_logs(service: Service, caplog: object) -> None:
+def test_uploader_id_and_ip_never_reach_the_logs_or_errors(
+    service: Service, caplog: object
+) -> None:
+    """Personal data: the uploader id and IP addresses appear in no log line and no error; an
+    allowed upload's IP events are dropped, not kept."""
     import logging
 
+    from takedown.legal.evidence import EvidenceStore
+
+    image = encode(synthetic_rgb(9, (320, 240)), "PNG")
+    event = {"ip_address": "203.0.113.77", "at": "2026-11-25T10:00:00Z"}
     with caplog.at_level(logging.DEBUG):  # type: ignore[attr-defined]
         service.post(
             "/v1/content",
@@ -222,11 +230,24 @@ def test_uploader_id_never_reaches_the_logs(service: Service, caplog: object) ->
                 "content_id": "priv-1",
                 "uploader_id": "uploader-secret-4242",
                 "signals": [{"type": "md5", "value": "b" * 32}],
+                "ip_events": [event],
             },
         )
-    assert "uploader-secret-4242" not in json.dumps(
-        [r.getMessage() for r in caplog.records]  # type: ignore[attr-defined]
-    )
+        allowed = service.post(
+            "/v1/content",
+            data={"content_id": "priv-2", "ip_events": json.dumps([event])},
+            files={"file": ("p.png", image, "image/png")},
+        )
+        bad = service.post(
+            "/v1/content",
+            json={"content_id": "priv-3", "ip_events": [{**event, "ip_address": "10.0.0.999"}]},
+        )
+    logged = json.dumps([r.getMessage() for r in caplog.records])  # type: ignore[attr-defined]
+    assert "uploader-secret-4242" not in logged and "203.0.113.77" not in logged
+    assert allowed.json()["verdict"] == "allow"
+    assert not EvidenceStore(service.settings.home).has("priv-2")  # nothing kept
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ip_events.0.ip_address"
+    assert "10.0.0.999" not in bad.text  # the error names the field, never the value
 
 
 def test_reencoded_video_is_found_by_vpdq(service: Service, shared_data: Path) -> None:

@@ -5,6 +5,7 @@ server that checks NCMEC's protocol; errors, retries, resumption and restarts.""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,6 +235,15 @@ def test_an_upload_blocked_as_known_material_is_reported(
             "content_id": "try-1",
             "uploader_id": "uploader-7",
             "url": "https://photos.example/p/try-1",  # where it would have been: NCMEC needs one
+            "ip_events": json.dumps(
+                [
+                    {
+                        "ip_address": "203.0.113.9",
+                        "event_name": "Upload",
+                        "at": "2026-11-25T09:00:00Z",
+                    }
+                ]
+            ),
         },
         files={"file": ("x.png", image, "image/png")},
     ).json()
@@ -253,6 +263,11 @@ def test_an_upload_blocked_as_known_material_is_reported(
     assert filed["state"] == "finished" and filed["files"] == 1
     accepted = ncmec.reports[filed["ncmec_report_id"]]
     assert accepted.finished and b"uploader-7" in accepted.report
+    assert b"<ipCaptureEvent><ipAddress>203.0.113.9</ipAddress><eventName>Upload</eventName>" in (
+        accepted.report
+    )
+    metadata = service.as_(legal, "GET", "/v1/evidence/try-1/record").json()
+    assert metadata["metadata"]["ip_events"][0]["ip_address"] == "203.0.113.9"
     # an ordinary block bank does not report: only the policy's child-abuse banks do
     service.post("/v1/banks", json={"name": "spam"})
     other = hashlib.md5(b"spam").hexdigest()

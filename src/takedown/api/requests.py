@@ -20,7 +20,7 @@ from takedown.api.errors import ApiError
 
 Model = TypeVar("Model", bound=BaseModel)
 
-_LIST_FIELDS = ("signals",)
+_LIST_FIELDS = ("signals", "ip_events")
 
 
 class BodyTooLarge(Exception):
@@ -112,9 +112,7 @@ async def read_body(request: Request, model: type[Model]) -> tuple[Model, bytes 
                 try:
                     fields[name] = json.loads(value)
                 except json.JSONDecodeError:
-                    raise ApiError(
-                        422, "invalid_field", f"{name}: must be a JSON list of signals"
-                    ) from None
+                    raise ApiError(422, "invalid_field", f"{name}: must be a JSON list") from None
             else:
                 fields[name] = value
         return _validate(model, fields), data

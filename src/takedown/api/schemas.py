@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
 
 MAX_ID = 2**31 - 1
 """Ids and cursors are 32-bit integers in the database: larger ones are refused with 422."""
@@ -15,6 +15,17 @@ class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: str = Field(min_length=1, max_length=20, examples=["pdq"])
     value: str = Field(min_length=1, max_length=2_000_000)
+
+
+class IpEventIn(BaseModel):
+    """Where the uploader was, as the platform saw it: for CyberTipline reports only."""
+
+    model_config = ConfigDict(extra="forbid")
+    ip_address: IPvAnyAddress
+    event_name: Literal["Upload", "Login", "Registration", "Purchase", "Other", "Unknown"] = (
+        "Upload"
+    )
+    at: datetime
 
 
 class ContentIn(BaseModel):
@@ -28,6 +39,14 @@ class ContentIn(BaseModel):
     kind: str = Field("", max_length=20, examples=["image", "video"])
     posted_at: datetime | None = None
     signals: list[SignalIn] = Field(default_factory=list, max_length=1000)
+    ip_events: list[IpEventIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The uploader's IP addresses (NCMEC's ipCaptureEvent). Personal data: kept "
+        "only with the sealed evidence of a blocked or held upload sent with its bytes, read "
+        "only into CyberTipline reports and by the evidence roles, never logged; dropped "
+        "otherwise.",
+    )
 
 
 class LookupIn(BaseModel):

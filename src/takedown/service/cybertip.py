@@ -20,6 +20,7 @@ from takedown.cases.clocks import ClockKind
 from takedown.cases.policy import Policy
 from takedown.legal.cybertip import (
     CSAM_INCIDENT,
+    IpEvent,
     ReportedUser,
     ReporterContact,
     TipFile,
@@ -90,7 +91,11 @@ class ReporterSettings:
 
 
 def _document(
-    session: Session, tip: CyberTipReport, reporter: ReporterSettings, now: datetime
+    session: Session,
+    tip: CyberTipReport,
+    reporter: ReporterSettings,
+    evidence: EvidenceStore,
+    now: datetime,
 ) -> bytes:
     items = list(
         session.execute(
@@ -101,14 +106,27 @@ def _document(
     )
     first_seen = min((c.posted_at or c.registered_at for c in items), default=now)
     uploaders = sorted({c.uploader_id for c in items if c.uploader_id})
+    events = {u: _ip_events(evidence, [c for c in items if c.uploader_id == u]) for u in uploaders}
     report = TipReport(
         incident_type=CSAM_INCIDENT,
         incident_at=min(first_seen, now),
         urls=tuple(c.url for c in items if c.url),
         reporter=reporter.contact,
-        reported=tuple(ReportedUser(esp_identifier=u) for u in uploaders),
+        reported=tuple(ReportedUser(esp_identifier=u, ip_events=events[u]) for u in uploaders),
     )
     return report_xml(report, now)
+
+
+def _ip_events(evidence: EvidenceStore, items: list[Content]) -> tuple[IpEvent, ...]:
+    """The uploader's IP events kept with the items' sealed evidence (never anywhere else)."""
+    found: dict[tuple[str, str, str], IpEvent] = {}
+    for content in items:
+        metadata = evidence.vault.metadata(content.content_id) or {}
+        for event in metadata.get("ip_events", []):
+            at = datetime.fromisoformat(str(event["at"]))
+            key = (str(event["ip_address"]), str(event["event_name"]), at.isoformat())
+            found[key] = IpEvent(key[0], key[1], at)
+    return tuple(sorted(found.values(), key=lambda e: e.at))
 
 
 def _files(session: Session, tip: CyberTipReport) -> list[tuple[Content, dict[str, str]]]:
@@ -189,7 +207,7 @@ def _file(
         tip = session.get(CyberTipReport, tip_id)
         assert tip is not None
         if tip.ncmec_report_id is None:
-            document = _document(session, tip, reporter, now)
+            document = _document(session, tip, reporter, evidence, now)
             tip.ncmec_report_id = client.submit(document)
             tip.state = "submitted"
             tip.submitted_at = now

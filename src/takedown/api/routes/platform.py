@@ -128,6 +128,10 @@ async def register_content(
                 "kind": info.kind,
                 "posted_at": body.posted_at.isoformat() if body.posted_at else None,
                 "verdict": out["verdict"],
+                "ip_events": [
+                    {"ip_address": str(e.ip_address), "event_name": e.event_name, "at": e.at}
+                    for e in body.ip_events
+                ],
             }
             await run_in_threadpool(state.evidence.put, body.content_id, data, metadata)
         state.wake.set()
