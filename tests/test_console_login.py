@@ -60,3 +60,35 @@ def test_session_cookie_flags_and_no_password_session(service: Service) -> None:
     assert service.client.get("/console", follow_redirects=False).status_code == 200
     service.client.cookies.clear()
     assert service.client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_signing_out_ends_every_session_of_the_user(service: Service) -> None:
+    """Two devices signed in; signing out on one ends both, and a cookie copied before the
+    sign-out opens nothing afterwards. Signing in again works."""
+    import httpx
+
+    with service.db.write() as session:
+        create_user(session, "two@example.org", Role.REVIEWER, PASSWORD, actor="t")
+    assert _login(service, "two@example.org") == 303
+    laptop = dict(service.client.cookies)
+    service.client.cookies.clear()
+    assert _login(service, "two@example.org") == 303
+    phone = dict(service.client.cookies)
+    for cookies in (laptop, phone):
+        service.client.cookies = httpx.Cookies(cookies)
+        assert service.client.get("/console", follow_redirects=False).status_code == 200
+
+    service.client.cookies = httpx.Cookies(phone)
+    page = service.client.get("/console")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    out = service.client.post(
+        "/console/logout", data={"csrf_token": token.group(1)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    for cookies in (laptop, phone):  # the copied cookies are worth nothing now
+        service.client.cookies = httpx.Cookies(cookies)
+        assert service.client.get("/console", follow_redirects=False).status_code == 303
+    service.client.cookies.clear()
+    assert _login(service, "two@example.org") == 303
+    assert service.client.get("/console", follow_redirects=False).status_code == 200

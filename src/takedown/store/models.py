@@ -69,6 +69,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     wellness: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    # console sessions carry the epoch they were issued in; raising it ends every one of them
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):

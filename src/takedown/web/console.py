@@ -84,7 +84,7 @@ def _staff(request: Request) -> Staff | None:
         return None
     with state.db.read() as db:
         user = db.get(User, session.user_id)
-    if user is None or user.disabled:
+    if user is None or user.disabled or user.session_epoch != session.epoch:
         return None
     return Staff(user, session)
 
@@ -153,18 +153,26 @@ async def login(request: Request) -> Response:
         user.failed_logins = 0
         user.locked_until = None
         record(db, f"user:{user.id}", "login", f"user:{user.id}", {})
-        user_id = user.id
+        user_id, epoch = user.id, user.session_epoch
     response = RedirectResponse("/console", status_code=303)
-    state.sessions.issue(request, response, user_id)
+    state.sessions.issue(request, response, user_id, epoch)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """Sign out everywhere: the user's epoch moves on, so every session of theirs ends, on
+    every device, and a copied cookie is worth nothing."""
     staff = _staff(request)
     response = _login_redirect()
     if staff is not None and await _checked_form(request, staff) is not None:
-        app_state(request).sessions.clear(response)
+        state = app_state(request)
+        with state.db.write() as db:
+            user = db.get(User, staff.user.id)
+            assert user is not None
+            user.session_epoch += 1
+            record(db, staff.actor, "logout", f"user:{user.id}", {"everywhere": True})
+        state.sessions.clear(response)
     return response
 
 

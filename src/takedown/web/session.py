@@ -1,7 +1,9 @@
 """Staff sessions and CSRF tokens.
 
-A session is a signed cookie (itsdangerous) holding the user id, a CSRF token and the issue
-time: HttpOnly, SameSite=Lax, Secure behind TLS, expiring after ``session_max_age_s``. Forms
+A session is a signed cookie (itsdangerous) holding the user id, a CSRF token, the user's
+session epoch and the issue time: HttpOnly, SameSite=Lax, Secure behind TLS, expiring after
+``session_max_age_s``. Signing out raises the user's epoch, which ends every session of theirs
+at once, on every device (a stateless cookie cannot be taken back otherwise). Forms
 outside a session (login, the public report form) use a double-submit token: a random cookie
 whose value the form must echo.
 """
@@ -24,6 +26,8 @@ FORM_COOKIE = "td_form"
 class StaffSession:
     user_id: int
     csrf: str
+    epoch: int = 0
+    """The user's session epoch when it was issued: a session of an older epoch is over."""
 
 
 def secret_key(configured: str, home: Path) -> str:
@@ -57,16 +61,16 @@ class Sessions:
             return None
         if not isinstance(data, dict):
             return None
-        user_id, csrf = data.get("u"), data.get("c")
-        if not isinstance(user_id, int) or not isinstance(csrf, str):
+        user_id, csrf, epoch = data.get("u"), data.get("c"), data.get("e", 0)
+        if not isinstance(user_id, int) or not isinstance(csrf, str) or not isinstance(epoch, int):
             return None
-        return StaffSession(user_id, csrf)
+        return StaffSession(user_id, csrf, epoch)
 
-    def issue(self, request: Request, response: Response, user_id: int) -> StaffSession:
-        session = StaffSession(user_id, secrets.token_urlsafe(32))
+    def issue(self, request: Request, response: Response, user_id: int, epoch: int) -> StaffSession:
+        session = StaffSession(user_id, secrets.token_urlsafe(32), epoch)
         response.set_cookie(
             SESSION_COOKIE,
-            self._signer.dumps({"u": user_id, "c": session.csrf}),
+            self._signer.dumps({"u": user_id, "c": session.csrf, "e": epoch}),
             max_age=self._max_age,
             httponly=True,
             samesite="lax",
