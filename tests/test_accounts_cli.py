@@ -122,3 +122,32 @@ def test_keys_and_users_through_the_api(service: Service) -> None:
         service.client.post("/v1/lookup", json={"signals": []}, headers=partner).status_code == 401
     )
     assert service.client.delete("/v1/keys/999999", headers=service.headers()).status_code == 404
+
+
+def test_admin_changes_a_role_never_their_own(service: Service) -> None:
+    """PATCH /v1/users/{id}: the new role applies to the user's existing token at once;
+    an admin cannot change their own role; every change is audited."""
+    from takedown.auth.accounts import create_user, create_user_token
+    from takedown.auth.scopes import Role
+
+    with service.db.write() as session:
+        user = create_user(session, "mover@example.org", Role.REVIEWER, "a long password!!", "t")[0]
+        token = create_user_token(session, "mover@example.org", actor="t")[1]
+        admin = create_user(session, "boss@example.org", Role.ADMIN, "a long password!!", "t")[0]
+        admin_token = create_user_token(session, "boss@example.org", actor="t")[1]
+    assert service.as_(token, "GET", "/v1/cybertipline").status_code == 403
+    changed = service.as_(
+        admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "legal"}
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "legal", changed.text
+    assert service.as_(token, "GET", "/v1/cybertipline").status_code == 200  # at once
+    own = service.as_(
+        admin_token, "PATCH", f"/v1/users/{admin.id}", json={"role": "reviewer"}
+    )
+    assert own.status_code == 422 and "own role" in own.json()["message"]
+    missing = service.as_(admin_token, "PATCH", "/v1/users/9999", json={"role": "legal"})
+    assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
+    roles = [e for e in service.get("/v1/audit").json() if e["action"] == "user.role"]
+    assert [(e["subject"], e["data"]) for e in roles] == [
+        (f"user:{user.id}", {"from": "reviewer", "to": "legal"})
+    ]

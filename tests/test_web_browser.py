@@ -278,6 +278,10 @@ def test_admin_pages(browser: Any, site: Site, tmp_path: Path) -> None:
     page.get_by_label("Role", exact=True).select_option("reviewer")
     page.get_by_role("button", name="Create account").click()
     assert len(page.locator("#shown-secret").inner_text()) >= 12  # the password, once
+    page.get_by_label("Role of new.reviewer@example.org").select_option("senior_reviewer")
+    page.get_by_role("button", name="Change role").first.click()
+    expect(page.get_by_label("Role of new.reviewer@example.org")).to_have_value("senior_reviewer")
+    assert site.audit("user.role")[-1].subject.startswith("user:")
     page.get_by_label("Key name").fill("partner platform")
     page.get_by_role("button", name="Create key").click()
     assert page.locator("#shown-secret").inner_text().startswith("td_")

@@ -270,6 +270,11 @@ class UserIn(BaseModel):
     password: str | None = Field(None, min_length=12, max_length=1000)
 
 
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["admin", "reviewer", "senior_reviewer", "child_safety_specialist", "legal"]
+
+
 class UserOut(BaseModel):
     id: int
     email: str

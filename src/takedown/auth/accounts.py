@@ -105,6 +105,23 @@ def create_user(
     return user, generated
 
 
+def set_role(session: Session, user_id: int, role: Role, actor: str) -> User:
+    """Change a staff member's role. It takes effect on their next request, console and tokens
+    alike (both read the role from the account). Nobody changes their own role: an admin cannot
+    lock the platform out of its last admin by accident."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user {user_id}")
+    if actor == f"user:{user.id}":
+        raise AccountError("you cannot change your own role; ask another admin")
+    if user.role != role.value:
+        record(
+            session, actor, "user.role", f"user:{user.id}", {"from": user.role, "to": role.value}
+        )
+        user.role = role.value
+    return user
+
+
 def create_user_token(
     session: Session, email: str, actor: str = "cli", name: str = ""
 ) -> tuple[ApiKey, str]:

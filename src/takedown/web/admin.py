@@ -18,7 +18,7 @@ from takedown.actions.kinds import ActionKind
 from takedown.api.routes.banks import upload_lines
 from takedown.api.state import app_state
 from takedown.audit.log import record
-from takedown.auth.accounts import AccountError, create_key, create_user, revoke_key
+from takedown.auth.accounts import AccountError, create_key, create_user, revoke_key, set_role
 from takedown.auth.scopes import Role, parse_scopes
 from takedown.cases.vocabulary import StaffRole
 from takedown.matching import banks as bank_files
@@ -121,6 +121,20 @@ async def disable_user(request: Request, user_id: int) -> Response:
         if user is not None and user.id != staff.user.id:
             user.disabled = True
             record(db, staff.actor, "user.disable", f"user:{user.id}", {})
+    return RedirectResponse("/console/admin#users", status_code=303)
+
+
+@router.post("/users/{user_id}/role")
+async def change_role(request: Request, user_id: int) -> Response:
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, values = checked
+    try:
+        with app_state(request).db.write() as db:
+            set_role(db, user_id, Role(values.get("role", "")), staff.actor)
+    except (AccountError, ValueError) as exc:
+        return _overview(request, staff, message=str(exc), status=422)
     return RedirectResponse("/console/admin#users", status_code=303)
 
 

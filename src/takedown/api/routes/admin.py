@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import select
 
 from takedown.api.errors import ApiError
-from takedown.api.schemas import MAX_ID, KeyIn, KeyOut, UserIn, UserOut
+from takedown.api.schemas import MAX_ID, KeyIn, KeyOut, UserIn, UserOut, UserPatch
 from takedown.api.security import require
 from takedown.api.state import app_state
 from takedown.auth.accounts import (
@@ -16,6 +16,7 @@ from takedown.auth.accounts import (
     create_user,
     create_user_token,
     revoke_key,
+    set_role,
 )
 from takedown.auth.scopes import Role, Scope
 from takedown.store.models import ApiKey, User
@@ -98,6 +99,21 @@ def list_staff_users(
 ) -> list[UserOut]:
     with app_state(request).db.read() as session:
         return [_user_out(u) for u in session.execute(select(User).order_by(User.id)).scalars()]
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def change_staff_role(
+    body: UserPatch,
+    request: Request,
+    user_id: int = Path(ge=1, le=MAX_ID),
+    principal: Principal = Depends(require(Scope.ADMIN)),
+) -> UserOut:
+    """Change a staff member's role (audited; never one's own); it applies at their next
+    request, to their console session and their tokens alike."""
+    with app_state(request).db.write() as session:
+        if session.get(User, user_id) is None:
+            raise ApiError(404, "user_not_found", f"no user {user_id}")
+        return _user_out(set_role(session, user_id, Role(body.role), principal.actor))
 
 
 @router.post("/users/{user_id}/tokens", response_model=KeyOut, status_code=201)
