@@ -136,14 +136,10 @@ def test_admin_changes_a_role_never_their_own(service: Service) -> None:
         admin = create_user(session, "boss@example.org", Role.ADMIN, "a long password!!", "t")[0]
         admin_token = create_user_token(session, "boss@example.org", actor="t")[1]
     assert service.as_(token, "GET", "/v1/cybertipline").status_code == 403
-    changed = service.as_(
-        admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "legal"}
-    )
+    changed = service.as_(admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "legal"})
     assert changed.status_code == 200 and changed.json()["role"] == "legal", changed.text
     assert service.as_(token, "GET", "/v1/cybertipline").status_code == 200  # at once
-    own = service.as_(
-        admin_token, "PATCH", f"/v1/users/{admin.id}", json={"role": "reviewer"}
-    )
+    own = service.as_(admin_token, "PATCH", f"/v1/users/{admin.id}", json={"role": "reviewer"})
     assert own.status_code == 422 and "own role" in own.json()["message"]
     missing = service.as_(admin_token, "PATCH", "/v1/users/9999", json={"role": "legal"})
     assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
