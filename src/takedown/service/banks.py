@@ -92,6 +92,16 @@ def create_bank(
     return bank
 
 
+def ensure_bank(
+    session: Session, name: str, *, description: str, action: str = "block", actor: str
+) -> Bank:
+    """The bank named ``name``, created on first use (the confirmed and watch banks)."""
+    bank = session.execute(select(Bank).where(Bank.name == name)).scalar_one_or_none()
+    if bank is not None:
+        return bank
+    return create_bank(session, name, description=description, action=action, actor=actor)
+
+
 def update_bank(
     session: Session,
     bank: Bank,
@@ -267,6 +277,24 @@ def set_entry_enabled(
             {"reason": reason},
         )
     return entry
+
+
+def disable_case_entries(
+    session: Session, case_id: int, *, actor: str, reason: str, bank_name: str | None = None
+) -> int:
+    """Disable the enabled entries a case put into banks (only ``bank_name``'s when given);
+    returns how many."""
+    query = (
+        select(BankEntry, Bank)
+        .join(Bank, Bank.id == BankEntry.bank_id)
+        .where(BankEntry.case_id == case_id, BankEntry.enabled.is_(True))
+    )
+    if bank_name is not None:
+        query = query.where(Bank.name == bank_name)
+    rows = session.execute(query).all()
+    for entry, bank in rows:
+        set_entry_enabled(session, bank, entry.id, False, actor=actor, reason=reason)
+    return len(rows)
 
 
 def list_entries(

@@ -38,8 +38,6 @@ from takedown.store.db import serialize
 from takedown.store.models import (
     Appeal,
     AuditEvent,
-    Bank,
-    BankEntry,
     Case,
     CaseClock,
     CaseContent,
@@ -423,12 +421,10 @@ def confirmed_bank_name(category: str) -> str:
 
 def _bank(session: Session, case: Case, reviewer: Reviewer) -> None:
     name = confirmed_bank_name(case.category)
-    bank = session.execute(select(Bank).where(Bank.name == name)).scalar_one_or_none()
     actor = f"user:{reviewer.user_id}"
-    if bank is None:
-        bank = bank_service.create_bank(
-            session, name, description="Items confirmed by this platform's reviewers", actor=actor
-        )
+    bank = bank_service.ensure_bank(
+        session, name, description="Items confirmed by this platform's reviewers", actor=actor
+    )
     rows = session.execute(
         select(ContentSignal.signal_type, ContentSignal.value, Content.content_id)
         .join(Content, Content.id == ContentSignal.content_pk)
@@ -469,15 +465,9 @@ def _restore(session: Session, case: Case, now: datetime) -> None:
 
 
 def _unbank(session: Session, case: Case, reviewer: Reviewer) -> None:
-    rows = session.execute(
-        select(BankEntry).where(BankEntry.case_id == case.id, BankEntry.enabled.is_(True))
-    ).scalars()
-    for entry in list(rows):
-        bank = session.get(Bank, entry.bank_id)
-        assert bank is not None
-        bank_service.set_entry_enabled(
-            session, bank, entry.id, False, actor=f"user:{reviewer.user_id}", reason="appeal"
-        )
+    bank_service.disable_case_entries(
+        session, case.id, actor=f"user:{reviewer.user_id}", reason="appeal"
+    )
 
 
 def open_appeal(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
 from takedown.audit.log import record
-from takedown.cases.clocks import ClockKind, plan_clocks
+from takedown.cases.clocks import ClockKind, ClockPlan, plan_clocks
 from takedown.cases.policy import Policy, stronger, triage
 from takedown.cases.validation import FieldProblem, ReportDraft, validate
 from takedown.cases.vocabulary import OPEN_STATES, CaseState, MinorDepicted, Priority
@@ -110,6 +110,20 @@ def _banked_as_child_abuse(session: Session, content_pks: Sequence[int], policy:
         if any(m.get("bank") in policy.child_abuse_banks for m in content.matches):
             return True
     return False
+
+
+def start_clocks(session: Session, case_id: int, plans: Iterable[ClockPlan]) -> None:
+    """Write a case's planned clocks."""
+    for clock in plans:
+        session.add(
+            CaseClock(
+                case_id=case_id,
+                kind=clock.kind.value,
+                started_at=clock.started_at,
+                due_at=clock.due_at,
+            )
+        )
+    session.flush()
 
 
 def _clocks(session: Session, case_id: int) -> list[CaseClock]:
@@ -207,16 +221,9 @@ def submit(
         )
         session.add(case)
         session.flush()
-        for clock in plan_clocks(policy, plan.priority, draft.takedown_request, now):
-            session.add(
-                CaseClock(
-                    case_id=case.id,
-                    kind=clock.kind.value,
-                    started_at=clock.started_at,
-                    due_at=clock.due_at,
-                )
-            )
-        session.flush()
+        start_clocks(
+            session, case.id, plan_clocks(policy, plan.priority, draft.takedown_request, now)
+        )
     else:
         _join(session, case, plan.priority, plan.queue.value, draft, minor, policy, now)
     linked = {
@@ -304,16 +311,8 @@ def _join(
         case.priority = raised.value
         case.queue = queue
     have = {c.kind for c in _clocks(session, case.id)}
-    for clock in plan_clocks(policy, raised, draft.takedown_request, now):
-        if clock.kind.value not in have:
-            session.add(
-                CaseClock(
-                    case_id=case.id,
-                    kind=clock.kind.value,
-                    started_at=clock.started_at,
-                    due_at=clock.due_at,
-                )
-            )
+    plans = plan_clocks(policy, raised, draft.takedown_request, now)
+    start_clocks(session, case.id, [c for c in plans if c.kind.value not in have])
     case.minor_alleged = case.minor_alleged or minor
     case.takedown_request = case.takedown_request or draft.takedown_request
     case.updated_at = now

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from takedown.audit.log import SYSTEM, record
 from takedown.cases.clocks import plan_clocks
 from takedown.cases.policy import Policy, triage
-from takedown.cases.vocabulary import OPEN_STATES, CaseState, Category, MinorDepicted, Priority
+from takedown.cases.vocabulary import OPEN_STATES, CaseState, Category, MinorDepicted
 from takedown.service import cybertip
 from takedown.service.content import MatchInfo
-from takedown.service.reports import restrict_content
-from takedown.store.models import BankEntry, Case, CaseClock, CaseContent, Content
+from takedown.service.reports import restrict_content, start_clocks
+from takedown.store.models import BankEntry, Case, CaseContent, Content
 
 
 def review_held(
@@ -33,8 +33,8 @@ def review_held(
     now: datetime,
 ) -> Case:
     """Put a held upload before a person: into the open case whose watched hashes it matches
-    (the nearest match's), else into a new case. The content is already restricted (the hold
-    verdict wrote its ``restrict`` action)."""
+    (the nearest match's), else into a new case. ``matches`` made the verdict ``hold``, so at
+    least one is a hold bank's."""
     held = sorted((m for m in matches if m.action == "hold"), key=lambda m: m.distance)
     entries = {
         entry.id: entry
@@ -50,37 +50,14 @@ def review_held(
             if candidate is not None and CaseState(candidate.state) in OPEN_STATES:
                 case = candidate
                 break
-    nearest = held[0] if held else None
     if case is None:
         case = _open_case(session, held, entries, policy, now)
-    session.add(
-        CaseContent(
-            case_id=case.id,
-            content_pk=content.id,
-            role="reported",
-            match_type=nearest.signal_type if nearest else None,
-            distance=nearest.distance if nearest else None,
-            added_at=now,
-        )
-    )
-    session.flush()
+    _attach(session, case, content, held[0], "content.held", now)
     restrict_content(session, case, [content.id], now, reason="held_at_upload")
     case.unresolved = False
     if case.state == CaseState.NEW.value:
         case.state = CaseState.RESTRICTED.value
     case.updated_at = now
-    record(
-        session,
-        SYSTEM,
-        "content.held",
-        f"case:{case.id}",
-        {
-            "content": content.content_id,
-            "bank": nearest.bank if nearest else None,
-            "signal_type": nearest.signal_type if nearest else None,
-            "distance": nearest.distance if nearest else None,
-        },
-    )
     return case
 
 
@@ -116,16 +93,7 @@ def _open_case(
     )
     session.add(case)
     session.flush()
-    for clock in plan_clocks(policy, plan.priority, False, now):
-        session.add(
-            CaseClock(
-                case_id=case.id,
-                kind=clock.kind.value,
-                started_at=clock.started_at,
-                due_at=clock.due_at,
-            )
-        )
-    session.flush()
+    start_clocks(session, case.id, plan_clocks(policy, plan.priority, False, now))
     return case
 
 
@@ -144,11 +112,10 @@ def report_blocked(
     )
     if not known or not policy.report_blocked_uploads:
         return None
-    nearest = known[0]
     plan = triage(policy, Category.CHILD_SEXUAL_ABUSE, MinorDepicted.NO, child_abuse_match=True)
     case = Case(
         state=CaseState.ACTIONED.value,
-        priority=Priority.P0.value,
+        priority=plan.priority.value,
         queue=plan.queue.value,
         category=Category.CHILD_SEXUAL_ABUSE.value,
         minor_alleged=False,
@@ -160,6 +127,16 @@ def report_blocked(
     )
     session.add(case)
     session.flush()
+    _attach(session, case, content, known[0], "content.blocked_known", now)
+    cybertip.open_draft(session, case, policy, now)
+    return case
+
+
+def _attach(
+    session: Session, case: Case, content: Content, nearest: MatchInfo, event: str, now: datetime
+) -> None:
+    """Link the upload to its case as a reported item, through its nearest match, and say so
+    in the audit log."""
     session.add(
         CaseContent(
             case_id=case.id,
@@ -174,7 +151,7 @@ def report_blocked(
     record(
         session,
         SYSTEM,
-        "content.blocked_known",
+        event,
         f"case:{case.id}",
         {
             "content": content.content_id,
@@ -183,5 +160,3 @@ def report_blocked(
             "distance": nearest.distance,
         },
     )
-    cybertip.open_draft(session, case, policy, now)
-    return case

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.audit.log import SYSTEM
@@ -19,20 +18,7 @@ from takedown.cases.policy import Policy
 from takedown.cases.vocabulary import Category
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
-from takedown.store.models import Bank, BankEntry, Case
-
-
-def watch_bank(session: Session, policy: Policy) -> Bank:
-    bank = session.execute(select(Bank).where(Bank.name == policy.watch_bank)).scalar_one_or_none()
-    if bank is None:
-        bank = bank_service.create_bank(
-            session,
-            policy.watch_bank,
-            description="Hashes reporters gave of their own copies: a match is held for review",
-            action="hold",
-            actor=SYSTEM,
-        )
-    return bank
+from takedown.store.models import Case
 
 
 def watch(
@@ -51,7 +37,13 @@ def watch(
         bank_files.BankEntry(t, v, category.value, f"report:{report_id}", f"case:{case_id}")
         for t, v in dict.fromkeys(hashes)
     ]
-    bank = watch_bank(session, policy)
+    bank = bank_service.ensure_bank(
+        session,
+        policy.watch_bank,
+        description="Hashes reporters gave of their own copies: a match is held for review",
+        action="hold",
+        actor=SYSTEM,
+    )
     ids = bank_service.add_entries(
         session, bank, entries, actor="public", how="report", case_id=case_id
     )
@@ -60,20 +52,6 @@ def watch(
 
 def unwatch(session: Session, case: Case, policy: Policy, actor: str) -> int:
     """Lift a case's watch (a reviewer saw the reached content and found no violation)."""
-    rows = session.execute(
-        select(BankEntry)
-        .join(Bank, Bank.id == BankEntry.bank_id)
-        .where(
-            BankEntry.case_id == case.id,
-            BankEntry.enabled.is_(True),
-            Bank.name == policy.watch_bank,
-        )
-    ).scalars()
-    entries = list(rows)
-    for entry in entries:
-        bank = session.get(Bank, entry.bank_id)
-        assert bank is not None
-        bank_service.set_entry_enabled(
-            session, bank, entry.id, False, actor=actor, reason="no_violation"
-        )
-    return len(entries)
+    return bank_service.disable_case_entries(
+        session, case.id, actor=actor, reason="no_violation", bank_name=policy.watch_bank
+    )
