@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from takedown.api.app import create_app
+from takedown.auth.accounts import create_user_token
 from takedown.store.db import Database
 from takedown.store.models import Base
 from tests.service_support import Service, make_settings
@@ -104,16 +105,24 @@ def test_keys_and_users_through_the_api(service: Service) -> None:
     assert service.client.get("/v1/banks", headers=partner).status_code == 403
     listed = service.get("/v1/keys").json()
     assert all(k["key"] is None for k in listed)  # never shown again
-    user = service.post(
-        "/v1/users", json={"email": "cs@example.org", "role": "child_safety_specialist"}
-    )
+    user = service.post("/v1/users", json={"email": "cs@example.org", "role": "reviewer"})
     assert user.status_code == 201
     assert len(user.json()["password"]) >= 12
     assert (
-        service.post("/v1/users", json={"email": "cs@example.org", "role": "legal"}).status_code
+        service.post("/v1/users", json={"email": "cs@example.org", "role": "reviewer"}).status_code
         == 422
     )
-    token = service.post(f"/v1/users/{user.json()['id']}/tokens").json()["key"]
+    # no route mints a token for a person: they sign in (the issue's hole: an admin key minted
+    # staff tokens and so reached evidence and reporters' contacts)
+    minted = service.post(f"/v1/users/{user.json()['id']}/tokens")
+    assert minted.status_code in (404, 405), minted.text
+    # a key cannot create an account in a role that reads evidence or contacts either
+    for role in ("legal", "child_safety_specialist"):
+        refused = service.post("/v1/users", json={"email": f"{role}@example.org", "role": role})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "role_granted_in_console"
+    with service.db.write() as session:
+        token = create_user_token(session, "cs@example.org", actor="test")[1]
     assert service.client.get("/v1/banks", headers=service.headers(token)).status_code == 200
     assert service.client.get("/v1/keys", headers=service.headers(token)).status_code == 403
     revoked = service.client.delete(f"/v1/keys/{created.json()['id']}", headers=service.headers())
@@ -135,9 +144,18 @@ def test_admin_changes_a_role_never_their_own(service: Service) -> None:
         token = create_user_token(session, "mover@example.org", actor="t")[1]
         admin = create_user(session, "boss@example.org", Role.ADMIN, "a long password!!", "t")[0]
         admin_token = create_user_token(session, "boss@example.org", actor="t")[1]
-    assert service.as_(token, "GET", "/v1/cybertipline").status_code == 403
-    changed = service.as_(admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "legal"})
-    assert changed.status_code == 200 and changed.json()["role"] == "legal", changed.text
+    assert service.as_(token, "GET", "/v1/cases?queue=senior").status_code == 200
+    changed = service.as_(
+        admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "senior_reviewer"}
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "senior_reviewer", changed.text
+    # the API never moves an account into a role that reads evidence (the console does)
+    legal = service.as_(admin_token, "PATCH", f"/v1/users/{user.id}", json={"role": "legal"})
+    assert legal.status_code == 403 and legal.json()["code"] == "role_granted_in_console"
+    with service.db.write() as session:
+        from takedown.auth.accounts import set_role
+
+        set_role(session, user.id, Role.LEGAL, "user:1")  # as the console's admin page does
     assert service.as_(token, "GET", "/v1/cybertipline").status_code == 200  # at once
     own = service.as_(admin_token, "PATCH", f"/v1/users/{admin.id}", json={"role": "reviewer"})
     assert own.status_code == 422 and "own role" in own.json()["message"]
@@ -145,5 +163,6 @@ def test_admin_changes_a_role_never_their_own(service: Service) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
     roles = [e for e in service.get("/v1/audit").json() if e["action"] == "user.role"]
     assert [(e["subject"], e["data"]) for e in roles] == [
-        (f"user:{user.id}", {"from": "reviewer", "to": "legal"})
+        (f"user:{user.id}", {"from": "reviewer", "to": "senior_reviewer"}),
+        (f"user:{user.id}", {"from": "senior_reviewer", "to": "legal"}),
     ]

@@ -9,8 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from takedown.api.errors import ApiError
 from takedown.api.state import AppState, app_state
+from takedown.auth import access
+from takedown.auth.access import Resource
 from takedown.auth.accounts import Principal, principal_for
-from takedown.auth.scopes import Role, Scope, allows
+from takedown.auth.scopes import Scope, allows
 from takedown.auth.secrets import key_digest
 
 
@@ -59,15 +61,17 @@ async def optional_principal(request: Request) -> Principal | None:
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         principal = await authenticate(request)
-        if not allows(principal.scopes, scope):
+        if not allows(principal.scopes, scope, staff=principal.user_id is not None):
             raise ApiError(403, "forbidden", f"this key lacks the {scope.value!r} scope")
         return principal
 
     return check
 
 
-def require_role(principal: Principal, allowed: frozenset[Role], what: str) -> None:
-    """Some things follow the person's role, not the key's scopes (evidence, CyberTipline)."""
-    if principal.role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed))
-        raise ApiError(403, "forbidden", f"{what} is open only to staff with the role {names}")
+def require_access(principal: Principal, resource: Resource) -> None:
+    """Some things follow the person's role, not the key's scopes (evidence, contacts, the
+    CyberTipline): the rule in ``auth.access``, the same one the console asks."""
+    if not access.allowed(principal.role, resource):
+        names = ", ".join(sorted(r.value for r in access.roles_for(resource)))
+        what = resource.value.replace("_", " ")
+        raise ApiError(403, "forbidden", f"the {what} is open only to staff with the role {names}")

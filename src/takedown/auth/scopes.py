@@ -10,6 +10,7 @@ class Scope(StrEnum):
     LOOKUP = "lookup"
     BANKS_READ = "banks:read"
     BANKS_WRITE = "banks:write"
+    BANKS_EXPORT = "banks:export"
     ACTIONS_READ = "actions:read"
     WEBHOOKS_WRITE = "webhooks:write"
     AUDIT_READ = "audit:read"
@@ -18,6 +19,7 @@ class Scope(StrEnum):
     APPEALS_WRITE = "appeals:write"
     TRUSTED_FLAGGER = "trusted_flagger"
     EVIDENCE = "evidence"
+    METRICS = "metrics"  # scraping /metrics (a Prometheus bearer token)
     ADMIN = "admin"
 
 
@@ -29,14 +31,32 @@ class Role(StrEnum):
     LEGAL = "legal"
 
 
+# What a staff member's token may call. Platform-integration scopes (registering content,
+# reading the action feed with its uploader ids, relaying appeals, flagging as a trusted
+# flagger) belong to the platform's keys, never to a person's token; hash lists of the banks
+# (``banks:export``) go only to the roles that build banks. A role's token never holds
+# ``admin`` implicitly: the admin role's token is given the admin scope, and ``allows`` below
+# keeps the person-only scopes out of what ``admin`` implies.
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
-    Role.ADMIN: frozenset(Scope),
+    Role.ADMIN: frozenset(
+        {
+            Scope.ADMIN,
+            Scope.LOOKUP,
+            Scope.BANKS_READ,
+            Scope.BANKS_WRITE,
+            Scope.BANKS_EXPORT,
+            Scope.WEBHOOKS_WRITE,
+            Scope.AUDIT_READ,
+            Scope.CASES_READ,
+            Scope.CASES_DECIDE,
+        }
+    ),
     Role.CHILD_SAFETY_SPECIALIST: frozenset(
         {
             Scope.LOOKUP,
             Scope.BANKS_READ,
             Scope.BANKS_WRITE,
-            Scope.ACTIONS_READ,
+            Scope.BANKS_EXPORT,
             Scope.AUDIT_READ,
             Scope.CASES_READ,
             Scope.CASES_DECIDE,
@@ -44,22 +64,24 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         }
     ),
     Role.SENIOR_REVIEWER: frozenset(
-        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
     ),
     Role.REVIEWER: frozenset(
-        {Scope.LOOKUP, Scope.BANKS_READ, Scope.ACTIONS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
+        {Scope.LOOKUP, Scope.BANKS_READ, Scope.CASES_READ, Scope.CASES_DECIDE}
     ),
     Role.LEGAL: frozenset(
         {
             Scope.LOOKUP,
             Scope.BANKS_READ,
-            Scope.ACTIONS_READ,
             Scope.AUDIT_READ,
             Scope.CASES_READ,
             Scope.EVIDENCE,
         }
     ),
 }
+
+# Scopes that ``admin`` does not imply: evidence is reached by a person's role only.
+NOT_IMPLIED_BY_ADMIN = frozenset({Scope.EVIDENCE})
 
 
 def parse_scopes(values: list[str]) -> frozenset[Scope]:
@@ -73,5 +95,10 @@ def parse_scopes(values: list[str]) -> frozenset[Scope]:
         raise ValueError(f"unknown scope(s) {', '.join(bad)}; valid scopes: {valid}") from None
 
 
-def allows(held: frozenset[Scope], needed: Scope) -> bool:
-    return needed in held or Scope.ADMIN in held
+def allows(held: frozenset[Scope], needed: Scope, *, staff: bool = False) -> bool:
+    """A platform key with ``admin`` may call everything but the person-only scopes; a staff
+    token holds exactly its role's scopes (``admin`` implies nothing more for a person, so an
+    admin's token cannot read the action feed's uploader ids or the evidence)."""
+    if needed in held:
+        return True
+    return not staff and Scope.ADMIN in held and needed not in NOT_IMPLIED_BY_ADMIN

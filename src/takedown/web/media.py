@@ -26,7 +26,10 @@ class ReviewMedia:
 
 
 def media_url(settings: Settings, content_id: str) -> str | None:
-    if not settings.media_url_template:
+    """The item's address on the platform, or None. A dot-segment id (``.``, ``..``) would
+    make the HTTP client ask for the template's parent path, so it is never fetched (intake
+    refuses such ids; this guards rows stored before it did)."""
+    if not settings.media_url_template or content_id.strip(".") == "":
         return None
     return settings.media_url_template.replace("{content_id}", quote(content_id, safe=""))
 

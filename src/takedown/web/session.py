@@ -18,8 +18,11 @@ from pathlib import Path
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from takedown.store.private import private_dir, tighten, write_private
+
 SESSION_COOKIE = "td_session"
 FORM_COOKIE = "td_form"
+REVEAL_MAX_AGE_S = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -35,16 +38,16 @@ def secret_key(configured: str, home: Path) -> str:
     if configured:
         return configured
     path = home / "secret_key"
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    private_dir(home)
+    if path.exists() or not write_private(path, secrets.token_urlsafe(48)):
+        tighten(path)
     return path.read_text().strip()
 
 
 class Sessions:
     def __init__(self, secret: str, max_age_s: int) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="takedown-session")
+        self._reveals = URLSafeTimedSerializer(secret, salt="takedown-reveal")
         self._max_age = max_age_s
 
     @staticmethod
@@ -78,6 +81,25 @@ class Sessions:
             path="/",
         )
         return session
+
+    def reveal_ticket(self, session: StaffSession, case_id: int, content_id: str) -> str:
+        """What the reveal form's redirect carries: the case page shows the item unblurred only
+        for a ticket made after the audited reveal, for this session, this case and this item
+        (a hand-written ``?revealed=`` link shows nothing)."""
+        return self._reveals.dumps({"c": session.csrf, "k": case_id, "i": content_id})
+
+    def revealed(self, session: StaffSession, ticket: str, case_id: int) -> str | None:
+        """The content id a ticket reveals, or None (forged, expired, another session or case)."""
+        if not ticket:
+            return None
+        try:
+            data = self._reveals.loads(ticket, max_age=REVEAL_MAX_AGE_S)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not same(data.get("c"), session.csrf):
+            return None
+        content_id = data.get("i")
+        return content_id if data.get("k") == case_id and isinstance(content_id, str) else None
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/")

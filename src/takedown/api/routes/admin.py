@@ -1,5 +1,11 @@
-"""Administration through the API (what the console's admin pages do): API keys, staff
-accounts, staff tokens. Admin scope only; every change is audited by the account layer."""
+"""Administration through the API (what the console's admin pages do): API keys and staff
+accounts. Admin scope only; every change is audited by the account layer.
+
+No key obtains more than it holds. There is no route that mints a token for a person (a person
+signs in, and takes their own token from the console), and a key cannot create an account with,
+or move an account into, a role that reads evidence or reporters' contacts: a key holder would
+get that account's password and so reach what the key itself may not. Those roles are granted
+by a signed-in admin on the console's admin page, or by the operator's CLI."""
 
 from __future__ import annotations
 
@@ -10,11 +16,12 @@ from takedown.api.errors import ApiError
 from takedown.api.schemas import MAX_ID, KeyIn, KeyOut, UserIn, UserOut, UserPatch
 from takedown.api.security import require
 from takedown.api.state import app_state
+from takedown.auth import access
+from takedown.auth.access import Resource
 from takedown.auth.accounts import (
     Principal,
     create_key,
     create_user,
-    create_user_token,
     revoke_key,
     set_role,
 )
@@ -22,6 +29,10 @@ from takedown.auth.scopes import Role, Scope
 from takedown.store.models import ApiKey, User
 
 router = APIRouter(prefix="/v1", tags=["admin"])
+
+PERSON_GRANTED_ROLES = access.roles_for(Resource.EVIDENCE_RECORD) | access.roles_for(
+    Resource.REPORTER_CONTACT
+)
 
 
 def _key_out(row: ApiKey, secret: str | None = None) -> KeyOut:
@@ -46,6 +57,16 @@ def _user_out(user: User, password: str | None = None) -> UserOut:
         created_at=user.created_at,
         password=password,
     )
+
+
+def _grantable(role: Role) -> None:
+    if role in PERSON_GRANTED_ROLES:
+        raise ApiError(
+            403,
+            "role_granted_in_console",
+            f"the {role.value} role reads evidence or reporters' contacts: a signed-in admin "
+            "grants it on the console's admin page (or the operator with `takedown users`)",
+        )
 
 
 @router.post("/keys", response_model=KeyOut, status_code=201)
@@ -86,6 +107,7 @@ def create_staff_user(
     body: UserIn, request: Request, principal: Principal = Depends(require(Scope.ADMIN))
 ) -> UserOut:
     """A staff account; without a password one is generated and returned once."""
+    _grantable(Role(body.role))
     with app_state(request).db.write() as session:
         user, generated = create_user(
             session, body.email, Role(body.role), body.password, principal.actor
@@ -110,22 +132,8 @@ def change_staff_role(
 ) -> UserOut:
     """Change a staff member's role (audited; never one's own); it applies at their next
     request, to their console session and their tokens alike."""
+    _grantable(Role(body.role))
     with app_state(request).db.write() as session:
         if session.get(User, user_id) is None:
             raise ApiError(404, "user_not_found", f"no user {user_id}")
         return _user_out(set_role(session, user_id, Role(body.role), principal.actor))
-
-
-@router.post("/users/{user_id}/tokens", response_model=KeyOut, status_code=201)
-def create_staff_token(
-    request: Request,
-    user_id: int = Path(ge=1, le=MAX_ID),
-    principal: Principal = Depends(require(Scope.ADMIN)),
-) -> KeyOut:
-    """A staff API token carrying the user's role's scopes; the secret is in this answer."""
-    with app_state(request).db.write() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise ApiError(404, "user_not_found", f"no user {user_id}")
-        row, secret = create_user_token(session, user.email, principal.actor)
-        return _key_out(row, secret)

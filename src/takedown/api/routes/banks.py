@@ -130,8 +130,11 @@ def list_entries(
     request: Request,
     after: int = Query(0, ge=0, le=MAX_ID, description="Entry id cursor: larger ids follow"),
     limit: int = Query(100, ge=1, le=1000),
-    principal: Principal = Depends(require(Scope.BANKS_READ)),
+    principal: Principal = Depends(require(Scope.BANKS_EXPORT)),
 ) -> list[EntryOut]:
+    """The bank's hash list, a page at a time: ``banks:export`` (platform keys that sync
+    lists, and the roles that build banks), not ``banks:read``: a reviewer sees which banks
+    there are, not their hashes."""
     with app_state(request).db.read() as session:
         bank = bank_service.get_bank(session, name)
         return [

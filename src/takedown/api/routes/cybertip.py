@@ -11,18 +11,17 @@ from sqlalchemy import select
 
 from takedown.api.errors import ApiError
 from takedown.api.schemas import MAX_ID
-from takedown.api.security import require, require_role
+from takedown.api.security import require, require_access
 from takedown.api.state import AppState, app_state
+from takedown.auth.access import Resource
 from takedown.auth.accounts import Principal
-from takedown.auth.scopes import Role, Scope
+from takedown.auth.scopes import Scope
 from takedown.legal.cybertip import ReporterContact
 from takedown.legal.ncmec import NcmecClient, NcmecConfig, NcmecError
 from takedown.service import cybertip
 from takedown.store.models import CyberTipReport
 
 router = APIRouter(prefix="/v1/cybertipline", tags=["cybertipline"])
-
-VIEWERS = frozenset({Role.LEGAL, Role.CHILD_SAFETY_SPECIALIST})
 
 
 class TipOut(BaseModel):
@@ -76,7 +75,7 @@ def queue(
     state_filter: str | None = Query(None, alias="state", max_length=20),
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> list[TipOut]:
-    require_role(principal, VIEWERS, "the CyberTipline queue")
+    require_access(principal, Resource.CYBERTIP_VIEW)
     with app_state(request).db.read() as session:
         query = select(CyberTipReport).order_by(CyberTipReport.id)
         if state_filter:
@@ -106,7 +105,7 @@ def approve_and_file(
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> TipOut:
     """A legal reviewer approves the report; it is filed at once."""
-    require_role(principal, frozenset({Role.LEGAL}), "the CyberTipline queue")
+    require_access(principal, Resource.CYBERTIP_FILE)
     state = app_state(request)
     ncmec_client(state).close()  # refuse before approving when filing cannot happen
     with state.db.write() as session:
@@ -124,7 +123,7 @@ def resume_filing(
     principal: Principal = Depends(require(Scope.CASES_READ)),
 ) -> TipOut:
     """Resume an interrupted or failed filing (never a second submission)."""
-    require_role(principal, frozenset({Role.LEGAL}), "the CyberTipline queue")
+    require_access(principal, Resource.CYBERTIP_FILE)
     try:
         return _file(app_state(request), tip_id)
     except cybertip.TipRefused as refused:

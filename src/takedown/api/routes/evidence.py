@@ -1,5 +1,8 @@
-"""Evidence access (18 U.S.C. 2258B: as few people as possible): only staff with the legal or
-child-safety specialist role read it; every read, hold and destruction is an audit event."""
+"""Evidence access (18 U.S.C. 2258B: as few people as possible). The item's bytes follow the
+one media rule (``auth.access.may_see_media``, the same the console's media route asks): the
+legal and child-safety roles, and a reviewing role for an item in a case it may open. The
+sealed record (uploader, IP events), holds and destruction are for the legal and child-safety
+roles as ``auth.access`` says. Every read, hold and destruction is an audit event."""
 
 from __future__ import annotations
 
@@ -8,17 +11,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from takedown.api.errors import ApiError
-from takedown.api.security import require, require_role
+from takedown.api.security import require, require_access
 from takedown.api.state import app_state
 from takedown.audit.log import record
+from takedown.auth.access import Resource
 from takedown.auth.accounts import Principal
-from takedown.auth.scopes import Role, Scope
+from takedown.auth.scopes import Scope
 from takedown.media import MediaError, MediaLimits, detect
+from takedown.service.access import may_see_media
 
 router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
-
-READERS = frozenset({Role.LEGAL, Role.CHILD_SAFETY_SPECIALIST})
-DESTROYERS = frozenset({Role.LEGAL, Role.ADMIN})
 
 
 class HoldIn(BaseModel):
@@ -35,10 +37,15 @@ class DestroyIn(BaseModel):
 
 @router.get("/{content_id}", response_class=Response)
 def read_evidence(
-    content_id: str, request: Request, principal: Principal = Depends(require(Scope.EVIDENCE))
+    content_id: str, request: Request, principal: Principal = Depends(require(Scope.CASES_READ))
 ) -> Response:
-    require_role(principal, READERS, "evidence")
     state = app_state(request)
+    with state.db.write() as session:
+        if not may_see_media(session, principal.role, content_id):
+            record(session, principal.actor, "evidence.read_refused", f"content:{content_id}", {})
+            raise ApiError(
+                403, "forbidden", "this item's bytes are open to you only through a case you review"
+            )
     data = state.evidence.get(content_id)
     if data is None:
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")
@@ -56,7 +63,7 @@ def evidence_record(
     content_id: str, request: Request, principal: Principal = Depends(require(Scope.EVIDENCE))
 ) -> dict[str, object]:
     """The item's metadata (uploader, URL, times, IP events) and its retention."""
-    require_role(principal, READERS, "evidence")
+    require_access(principal, Resource.EVIDENCE_RECORD)
     state = app_state(request)
     metadata = state.evidence.vault.metadata(content_id)
     sealed = state.evidence.vault.retention(content_id)
@@ -80,7 +87,7 @@ def legal_hold(
     principal: Principal = Depends(require(Scope.EVIDENCE)),
 ) -> dict[str, object]:
     """Put an item under legal hold (no expiry until lifted), or lift the hold."""
-    require_role(principal, frozenset({Role.LEGAL}), "evidence")
+    require_access(principal, Resource.EVIDENCE_HOLD)
     state = app_state(request)
     if not state.evidence.vault.set_hold(content_id, body.hold):
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")
@@ -100,10 +107,10 @@ def destroy(
     content_id: str,
     body: DestroyIn,
     request: Request,
-    principal: Principal = Depends(require(Scope.ADMIN)),
+    principal: Principal = Depends(require(Scope.EVIDENCE)),
 ) -> dict[str, object]:
-    """Destroy an item's evidence at once, on a law-enforcement request (2258B)."""
-    require_role(principal, DESTROYERS, "evidence")
+    """Destroy an item's evidence at once, on a law-enforcement request (2258B): legal staff."""
+    require_access(principal, Resource.EVIDENCE_DESTROY)
     state = app_state(request)
     if not state.evidence.vault.destroy(content_id):
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")
