@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from takedown.api.app import create_app
 from takedown.auth.accounts import create_key, create_user, create_user_token
 from takedown.auth.scopes import Role, Scope
-from takedown.config import Settings
+from takedown.config import LOOPBACK_NETWORKS, Settings
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
 from tests.http_servers import QuietHandler, serving
@@ -87,6 +87,8 @@ def make_settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
         "worker_poll_s": 0.05,
         "webhook_retry_base_s": 0.2,
         "webhook_timeout_s": 3.0,
+        # the tests' receivers listen on loopback, which webhooks may not reach by default
+        "webhook_allow_networks": list(LOOPBACK_NETWORKS),
     }
     values.update(overrides)
     return Settings(**values)

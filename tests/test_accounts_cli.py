@@ -155,11 +155,11 @@ def test_admin_changes_a_role_never_their_own(service: Service) -> None:
     with service.db.write() as session:
         from takedown.auth.accounts import set_role
 
-        set_role(session, user.id, Role.LEGAL, "user:1")  # as the console's admin page does
+        set_role(session, user.id, Role.LEGAL, "cli")  # as the operator CLI does
     assert service.as_(token, "GET", "/v1/cybertipline").status_code == 200  # at once
     own = service.as_(admin_token, "PATCH", f"/v1/users/{admin.id}", json={"role": "reviewer"})
     assert own.status_code == 422 and "own role" in own.json()["message"]
-    missing = service.as_(admin_token, "PATCH", "/v1/users/9999", json={"role": "legal"})
+    missing = service.as_(admin_token, "PATCH", "/v1/users/9999", json={"role": "reviewer"})
     assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
     roles = [e for e in service.get("/v1/audit").json() if e["action"] == "user.role"]
     assert [(e["subject"], e["data"]) for e in roles] == [

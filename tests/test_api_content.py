@@ -282,7 +282,7 @@ def test_readiness_and_metrics(service: Service) -> None:
     assert ready.status_code == 200
     assert ready.json()["indexes"] == "loaded"
     service.post("/v1/lookup", json={"signals": [{"type": "md5", "value": "e" * 32}]})
-    metrics = service.client.get("/metrics")
+    metrics = service.client.get("/metrics", headers=service.headers(service.key(Scope.METRICS)))
     assert metrics.status_code == 200
     text = metrics.text
     assert 'takedown_verdicts_total{endpoint="lookup",verdict="allow"} 1.0' in text

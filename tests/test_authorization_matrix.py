@@ -85,7 +85,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): api(Scope.ADMIN, frozenset({A})),
+    ("GET", "/metrics"): api(Scope.METRICS, frozenset({A})),
     ("MOUNT", "/static"): PUBLIC,
     # the platform's integration
     ("POST", "/v1/content"): api(Scope.CONTENT_WRITE, NOBODY),
@@ -112,7 +112,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
         DECIDERS, json={"outcome": "upheld"}
     ),
     ("POST", "/v1/cases/{case_id}/copies/{content_id}"): staff_only(
-        DECIDERS, json={"outcome": "violation"}
+        DECIDERS, json={"decision": "remove"}
     ),
     # banks: hash lists only to those who build banks
     ("POST", "/v1/banks"): api(Scope.BANKS_WRITE, BANKERS),
@@ -161,6 +161,8 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/console/cases/{case_id}/decide"): console(DECIDERS, outcome="escalate"),
     ("POST", "/console/settings"): console(ALL_ROLES, blur="12"),
     ("GET", "/console/dashboard"): console(ALL_ROLES),
+    ("GET", "/console/token"): console(ALL_ROLES),
+    ("POST", "/console/token"): console(ALL_ROLES),
     ("GET", "/console/transparency"): console(ALL_ROLES),
     ("GET", "/console/cybertipline"): console(EVIDENCE),
     ("POST", "/console/cybertipline/{tip_id}/approve"): console(frozenset({L})),
@@ -168,6 +170,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/console/admin/users"): console(frozenset({A}), email="", role="reviewer"),
     ("POST", "/console/admin/users/{user_id}/disable"): console(frozenset({A})),
     ("POST", "/console/admin/users/{user_id}/role"): console(frozenset({A}), role="reviewer"),
+    ("POST", "/console/admin/users/{user_id}/unlock"): console(frozenset({A})),
     ("POST", "/console/admin/keys"): console(frozenset({A}), name="", scopes="lookup"),
     ("POST", "/console/admin/keys/{key_id}/revoke"): console(frozenset({A})),
     ("POST", "/console/admin/webhooks"): console(frozenset({A}), url="not a url"),
@@ -312,8 +315,8 @@ def _call(world: World, method: str, path: str, rule: Rule, who: Identity) -> An
     client.cookies.clear()
     url = "/static/site.css" if method == "MOUNT" else _path(path, world.case_id)
     kwargs: dict[str, Any] = {"headers": who.headers, "follow_redirects": False}
-    if who.cookies:
-        kwargs["cookies"] = who.cookies
+    for name, value in who.cookies.items():
+        client.cookies.set(name, value)
     if path.startswith("/console") and method == "POST":
         kwargs["data"] = {"csrf_token": who.csrf, **rule.form}
     elif rule.json is not None:

@@ -154,7 +154,12 @@ def test_clocks_warn_breach_and_escalate(service: Service) -> None:
                 select(CaseClock).where(CaseClock.case_id == case_id)
             ).scalars()
         }
-    assert clocks["restrict"].met_at == start  # restricted in the same request
+    # restricted in the same request, but met only when the platform has it (here: a fetch)
+    assert clocks["restrict"].met_at is None
+    assert service.as_(service.key(Scope.ACTIONS_READ), "GET", "/v1/actions").status_code == 200
+    with service.db.read() as session:
+        restrict = session.get(CaseClock, clocks["restrict"].id)
+        assert restrict is not None and restrict.met_at == start
     assert run_tick(start + timedelta(minutes=10)) == 0
     assert run_tick(start + timedelta(minutes=31)) == 1  # first review at 50%
     assert run_tick(start + timedelta(minutes=46)) == 1  # 75%
@@ -165,6 +170,7 @@ def test_clocks_warn_breach_and_escalate(service: Service) -> None:
     assert senior[0]["breached"] is True
     history = service.as_(specialist, "GET", f"/v1/cases/{case_id}").json()["history"]
     assert [e["action"] for e in history if e["action"].startswith("clock.")] == [
+        "clock.met",  # the restrict clock, at the platform's fetch
         "clock.warning",
         "clock.warning",
         "clock.breach",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from takedown.legal.evidence import KEY_FILE, EvidenceStore
-from takedown.legal.vault import MasterKeys, Vault, VaultError
+from takedown.legal.vault import CHECK_FILE, MasterKeys, Vault, VaultError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 YEAR = timedelta(days=365)
@@ -77,7 +77,7 @@ def test_retention_hold_preservation_and_destruction(tmp_path: Path) -> None:
     assert vault.has("held") and vault.has("preserved")
     vault.set_hold("held", False)
     assert vault.purge(NOW + 3 * YEAR) == 2
-    assert list((tmp_path / "v").iterdir()) == []
+    assert [p.name for p in (tmp_path / "v").iterdir()] == [CHECK_FILE]  # key ids only
 
 
 def test_evidence_access_is_narrow_and_audited(service: object, tmp_path: Path) -> None:
@@ -105,9 +105,10 @@ def test_evidence_access_is_narrow_and_audited(service: object, tmp_path: Path) 
     held = service.as_(legal, "POST", "/v1/evidence/held-1/hold", json={"hold": True})
     assert held.json()["legal_hold"] is True
     admin = service.staff("admin")
-    gone = service.as_(
-        admin, "POST", "/v1/evidence/held-1/destroy", json={"request_reference": "LE-2026-17"}
-    )
+    order = {"request_reference": "LE-2026-17"}
+    refused = service.as_(admin, "POST", "/v1/evidence/held-1/destroy", json=order)
+    assert refused.status_code == 403  # destruction is legal's (auth.access)
+    gone = service.as_(legal, "POST", "/v1/evidence/held-1/destroy", json=order)
     assert gone.status_code == 200
     assert service.as_(legal, "GET", "/v1/evidence/held-1").status_code == 404
     actions = [e["action"] for e in service.get("/v1/audit", params={"limit": 1000}).json()]

@@ -4,6 +4,7 @@ loses no action and never sends one action under two keys."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
 from takedown.actions.signing import sign, verify
+from takedown.config import LOOPBACK_NETWORKS
 from takedown.service import content as content_service
 from takedown.service.content import ContentInfo, MatchInfo
 from takedown.store.db import Database
@@ -102,6 +104,7 @@ def _worker(db_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
         "TAKEDOWN_WORKER_POLL_S": "0.02",
         "TAKEDOWN_WEBHOOK_TIMEOUT_S": "0.5",
         "TAKEDOWN_WEBHOOK_RETRY_BASE_S": "0.1",
+        "TAKEDOWN_WEBHOOK_ALLOW_NETWORKS": json.dumps(list(LOOPBACK_NETWORKS)),
         "TAKEDOWN_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from examples.demo_platform.app import PlatformConfig, create_platform
 from takedown.actions import webhooks
+from takedown.actions.addresses import Networks, check_new
 from takedown.api.app import create_app
 from takedown.auth.accounts import create_key, create_user
 from takedown.auth.scopes import Role, Scope
@@ -108,6 +109,8 @@ def running_demo(settings: Settings, platform_port: int) -> Iterator[Demo]:
             "public_url": takedown_url,
         }
     )
+    # the platform listens on loopback: the settings must allow it (webhook_allow_networks)
+    hook_url = check_new(f"{platform_url}/takedown/webhook", Networks.from_settings(settings))
     with db.write() as session:
         for email, role in STAFF.items():
             if session.execute(select(User).where(User.email == email)).first() is None:
@@ -118,9 +121,7 @@ def running_demo(settings: Settings, platform_port: int) -> Iterator[Demo]:
             frozenset({Scope.CONTENT_WRITE, Scope.LOOKUP, Scope.ACTIONS_READ}),
             actor="demo",
         )
-        _, webhook_secret = webhooks.create_webhook(
-            session, f"{platform_url}/takedown/webhook", [], actor="demo"
-        )
+        _, webhook_secret = webhooks.create_webhook(session, hook_url, [], actor="demo")
     platform = create_platform(
         PlatformConfig(takedown_url, api_key, webhook_secret, media_secret, platform_url)
     )

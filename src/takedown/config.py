@@ -4,10 +4,11 @@ the README's configuration table."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +19,29 @@ from pydantic_settings import (
 
 def _config_file() -> Path:
     return Path(os.environ.get("TAKEDOWN_CONFIG", "takedown.toml"))
+
+
+# where a webhook may not point (the delivery log must not become a port scanner of the
+# service's own network); IPv4-mapped IPv6 addresses are checked as IPv4
+DEFAULT_WEBHOOK_DENY = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+)
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
 class Settings(BaseSettings):
@@ -38,6 +62,11 @@ class Settings(BaseSettings):
         "",
         description="URL the service is reached at (links in answers); default http://HOST:PORT.",
     )
+    hsts: bool = Field(
+        False,
+        description="Send Strict-Transport-Security on every answer, not only on HTTPS requests "
+        "(for TLS ended by a proxy that does not pass X-Forwarded-Proto on).",
+    )
     workers: int = Field(1, ge=1, description="API worker processes for `takedown serve`.")
     background_worker: bool = Field(
         True, description="Run the background worker (webhook delivery) inside `serve`."
@@ -57,7 +86,35 @@ class Settings(BaseSettings):
     key_cache_s: float = Field(
         5.0, ge=0, description="How long an API worker trusts a checked API key (revocation lag)."
     )
-    webhook_timeout_s: float = Field(10.0, description="Timeout of one webhook delivery attempt.")
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, description="How long one webhook delivery waits for the receiver's answer."
+    )
+    webhook_connect_timeout_s: float = Field(
+        2.0, gt=0, description="How long one webhook delivery waits to connect."
+    )
+    webhook_concurrency: int = Field(
+        4, ge=1, description="Deliveries in flight at once to one webhook, per worker process."
+    )
+    webhook_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failures that open a webhook's circuit breaker."
+    )
+    webhook_breaker_cooldown_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long an open circuit postpones a webhook's deliveries (no network "
+        "attempt) before one probe delivery is tried.",
+    )
+    webhook_deny_networks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_DENY),
+        description="Address ranges webhooks may not reach (checked when a webhook is created "
+        "and, after DNS resolution, before each delivery): private, loopback, link-local "
+        "(cloud metadata 169.254.169.254), multicast and reserved ranges by default.",
+    )
+    webhook_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Exceptions to webhook_deny_networks, e.g. [\"127.0.0.0/8\"] for a "
+        "receiver on the same machine (the demo and the tests).",
+    )
     webhook_retry_base_s: float = Field(
         10.0, gt=0, description="First retry delay; doubles per attempt (with jitter)."
     )
@@ -76,13 +133,35 @@ class Settings(BaseSettings):
     report_rate_total: float = Field(
         50.0, gt=0, description="Reports accepted per second from everyone together."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of your reverse proxies: only from these is "
+        "X-Forwarded-For believed (env: a JSON list). Empty: the peer is the client.",
+    )
     clock_tick_s: float = Field(1.0, gt=0, description="How often deadline clocks are checked.")
     secret_key: str = Field(
         "", description="Signs session cookies; empty: generated once into HOME/secret_key."
     )
     session_max_age_s: int = Field(8 * 3600, description="Staff sessions expire after this.")
-    login_max_failures: int = Field(5, ge=1, description="Failed logins before a lock-out.")
-    login_lockout_s: int = Field(900, ge=1, description="How long a locked-out account waits.")
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed logins for one account from one address before that pair is locked.",
+    )
+    login_source_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one address, any accounts, before the address is locked.",
+    )
+    login_account_max_failures: int = Field(
+        100,
+        ge=1,
+        description="Failed logins for one account, any addresses, before it is locked "
+        "(except from addresses its user signed in from lately).",
+    )
+    login_lockout_s: int = Field(
+        900, ge=1, description="How long a lock lasts; failures are counted in windows this long."
+    )
     media_url_template: str = Field(
         "",
         description="Where review media is fetched from the platform, e.g. "
@@ -115,6 +194,18 @@ class Settings(BaseSettings):
     evidence_retention_days: float = Field(
         365.0, gt=0, description="How long evidence is kept unless preserved longer or held."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Refused at start rather than silently trusting nothing (or too much)."""
+        return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
+
+    @field_validator("webhook_deny_networks", "webhook_allow_networks")
+    @classmethod
+    def _webhook_networks(cls, value: list[str]) -> list[str]:
+        """A typo is refused at start, not discovered when a delivery goes astray."""
+        return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""Webhook receivers: created with a fresh signing secret (shown once), disabled, audited."""
+"""Webhook receivers: created with a fresh signing secret (shown once), disabled, audited.
+A receiver's URL is http(s) outside the denied networks (:mod:`takedown.actions.addresses`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from takedown.actions.addresses import CheckedUrl
 from takedown.actions.kinds import ActionKind
 from takedown.audit.log import record
 from takedown.store.models import Webhook
 
 
 def create_webhook(
-    session: Session, url: str, kinds: Sequence[ActionKind], actor: str
+    session: Session, checked: CheckedUrl, kinds: Sequence[ActionKind], actor: str
 ) -> tuple[Webhook, str]:
+    """``checked`` comes from :func:`~takedown.actions.addresses.check_new`, done before the
+    transaction (it may resolve a name)."""
+    url = checked.url
     secret = "whsec_" + secrets.token_urlsafe(32)
     hook = Webhook(url=url, secret=secret, kinds=" ".join(k.value for k in kinds))
     session.add(hook)

@@ -1,15 +1,15 @@
-"""The background worker loop (`takedown worker`, or a thread inside `takedown serve`)."""
+"""The background worker (`takedown worker`, or threads inside `takedown serve`): webhook
+delivery on its own thread (per-webhook lanes, :mod:`takedown.actions.lanes`) and, on this
+one, the deadline clocks, evidence purging and DSA statements, so that neither a slow
+receiver nor a slow DSA database holds up the other."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
-import httpx
-
-from takedown.actions.delivery import RetryPolicy, deliver_due
+from takedown.actions.lanes import deliver_until
 from takedown.audit.log import SYSTEM, record
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
@@ -20,15 +20,6 @@ from takedown.service.dsa import send_pending
 from takedown.store.db import Database
 
 log = logging.getLogger("takedown.worker")
-
-
-def policy_from(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        base_s=settings.webhook_retry_base_s,
-        max_s=settings.webhook_retry_max_s,
-        give_up_h=settings.webhook_give_up_h,
-        timeout_s=settings.webhook_timeout_s,
-    )
 
 
 def purge_evidence(db: Database, evidence: EvidenceStore, now: datetime) -> int:
@@ -48,9 +39,13 @@ def run(
 ) -> None:
     """Deliver webhooks and check the deadline clocks until ``stop`` is set; a database hiccup
     is logged and retried, never fatal. ``wake`` (set by an API worker in the same process
-    after it writes an action) cuts the wait short, so a P0 restriction goes out at once."""
+    after it writes an action) cuts the delivery wait short, so a P0 restriction goes out at
+    once."""
     wake = wake or threading.Event()
-    retry = policy_from(settings)
+    sender = threading.Thread(
+        target=deliver_until, args=(db, settings, stop, wake), name="webhook-dispatch", daemon=True
+    )
+    sender.start()
     case_policy = load_policy(settings.policy_file)
     evidence = EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days)
     dsa = (
@@ -58,22 +53,18 @@ def run(
         if settings.dsa_url and settings.dsa_token
         else None
     )
-    next_tick = 0.0
-    with httpx.Client(follow_redirects=False) as client:
+    try:
         while not stop.is_set():
             try:
-                busy = deliver_due(db, client, retry)
-                if time.monotonic() >= next_tick:
-                    now = datetime.now(UTC)
-                    with db.write() as session:
-                        tick(session, case_policy, now)
-                    purge_evidence(db, evidence, now)
-                    if dsa is not None:
-                        send_pending(db, dsa, case_policy, now)
-                    next_tick = time.monotonic() + settings.clock_tick_s
+                now = datetime.now(UTC)
+                with db.write() as session:
+                    tick(session, case_policy, now)
+                purge_evidence(db, evidence, now)
+                if dsa is not None:
+                    send_pending(db, dsa, case_policy, now)
             except Exception:
                 log.exception("worker round failed; retrying")
-                busy = 0
-            if not busy and not stop.is_set():
-                wake.wait(settings.worker_poll_s)
-                wake.clear()
+            stop.wait(settings.clock_tick_s)
+    finally:
+        wake.set()
+        sender.join(timeout=15)

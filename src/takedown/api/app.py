@@ -15,8 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from takedown import __version__
 from takedown.actions import worker
-from takedown.api import errors
+from takedown.api import errors, headers
 from takedown.api.metrics import Metrics, RequestTimer
+from takedown.api.json_input import JsonDepthLimit
+from takedown.api.openapi_links import add_links
 from takedown.api.requests import BodyLimit
 from takedown.api.routes import (
     actions,
@@ -24,6 +26,7 @@ from takedown.api.routes import (
     banks,
     cases,
     cybertip,
+    docs,
     evidence,
     ops,
     platform,
@@ -34,8 +37,10 @@ from takedown.api.state import AppState, KeyCache, RateLimiter
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.legal.evidence import EvidenceStore
+from takedown.service.idempotency import Replays
 from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
+from takedown.store.private import private_dir
 from takedown.web import admin as admin_pages
 from takedown.web import console, public
 from takedown.web.session import Sessions, secret_key
@@ -45,6 +50,8 @@ log = logging.getLogger("takedown.api")
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    private_dir(settings.home)
+    secret = secret_key(settings.secret_key, settings.home)
     state = AppState(
         settings=settings,
         db=db or Database(settings.db_url),
@@ -52,10 +59,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         metrics=Metrics(),
         keys=KeyCache(settings.key_cache_s),
         policy=load_policy(settings.policy_file),
-        limiter=RateLimiter(settings.report_rate_per_ip, settings.report_rate_total),
-        sessions=Sessions(
-            secret_key(settings.secret_key, settings.home), settings.session_max_age_s
-        ),
+        limiter=RateLimiter(settings.report_rate_per_ip, settings.report_rate_total, secret),
+        replays=Replays(secret),
+        sessions=Sessions(secret, settings.session_max_age_s),
         evidence=EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days),
     )
 
@@ -83,6 +89,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         version=__version__,
         description="Stop known CSAM and NCII at upload, act on reports, prove it.",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged files by routes.docs, not from a CDN
+        redoc_url=None,
     )
     app.state.takedown = state
     errors.install(app)
@@ -96,6 +104,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         evidence.router,
         cybertip.router,
         ops.router,
+        docs.router,
         public.router,
         console.router,
         admin_pages.router,
@@ -103,9 +112,11 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
+    app.add_middleware(JsonDepthLimit)  # inside the body limit, which bounds what it reads
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.add_middleware(RequestTimer, metrics=state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    headers.install(app, hsts=settings.hsts)
     return app
 
 
@@ -151,7 +162,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "description": "API key or staff token"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
-    public = {"/healthz", "/readyz", "/metrics"}
+    public = {"/healthz", "/readyz"}
     for path, operations in schema.get("paths", {}).items():
         if path not in public and not path.startswith("/v1/reports"):
             for operation in operations.values():
@@ -162,5 +173,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for name, sub in body.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components.setdefault(model.__name__, body)
+    add_links(schema)
     app.openapi_schema = schema
     return schema

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.auth.accounts import AccountError
 from takedown.cases.machine import Refused
+from takedown.legal.vault import VaultError
 from takedown.media import MediaError
 from takedown.service.banks import BankError, BankFileRejected
 from takedown.service.cases import CaseNotFound
@@ -30,6 +31,9 @@ MEDIA_STATUS = {
     "corrupt_media": 422,
     "decode_timeout": 422,
 }
+
+MAX_ERRORS = 20
+"""Validation problems listed in one 422 answer."""
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -77,14 +81,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # a body with a hundred thousand unknown keys has as many errors: describe the first
+        # MAX_ERRORS only, so that the answer costs no more than the validation did
         errors = [
             {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-            for e in exc.errors()
+            for e in exc.errors()[:MAX_ERRORS]
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        return _json(
-            422, "invalid_field", f"{first['field']}: {first['message']}", errors=errors[:20]
-        )
+        return _json(422, "invalid_field", f"{first['field']}: {first['message']}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -128,6 +132,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AccountError)
     async def _account(_: Request, exc: AccountError) -> JSONResponse:
         return _json(422, "invalid_field", str(exc))
+
+    @app.exception_handler(VaultError)
+    async def _vault(_: Request, exc: VaultError) -> JSONResponse:
+        # the service's fault, not the caller's, and one an operator must mend (restore the
+        # master key): 503 with the vault's code, never a 500; the message names no item
+        log.error("evidence vault: %s", exc)
+        message = (
+            "the evidence vault cannot open this item: it was changed on disk"
+            if exc.code == VaultError.code
+            else "the evidence vault cannot open its items now; an operator must restore its "
+            "master key (see /readyz)"
+        )
+        return _json(503, exc.code, message)
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:

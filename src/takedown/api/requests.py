@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from takedown.api.errors import ApiError
+from takedown.api.errors import MAX_ERRORS, ApiError
+from takedown.api.json_input import BadJson, parse_json
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -87,7 +88,10 @@ def _validate(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            [
+                {**e, "loc": ("body", *e["loc"])}
+                for e in exc.errors(include_url=False)[:MAX_ERRORS]
+            ]
         ) from None
 
 
@@ -110,8 +114,10 @@ async def read_body(request: Request, model: type[Model]) -> tuple[Model, bytes 
                 data = await value.read()
             elif name in _LIST_FIELDS:
                 try:
-                    fields[name] = json.loads(value)
-                except json.JSONDecodeError:
+                    fields[name] = parse_json(value)
+                except BadJson as exc:
+                    if exc.code == "too_deep":
+                        raise ApiError(400, exc.code, f"{name}: {exc.message}") from None
                     raise ApiError(422, "invalid_field", f"{name}: must be a JSON list") from None
             else:
                 fields[name] = value
@@ -119,9 +125,9 @@ async def read_body(request: Request, model: type[Model]) -> tuple[Model, bytes 
     if content_type in ("application/json", ""):
         raw = await request.body()
         try:
-            payload = json.loads(raw) if raw else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ApiError(400, "bad_request", "the body is not valid JSON") from None
+            payload = parse_json(raw) if raw else None
+        except BadJson as exc:
+            raise ApiError(400, exc.code, exc.message) from None
         if not isinstance(payload, dict):
             raise ApiError(422, "invalid_field", "body: a JSON object is required")
         return _validate(model, payload), None

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyAddress
 
 MAX_ID = 2**31 - 1
 """Ids and cursors are 32-bit integers in the database: larger ones are refused with 422."""
+
+CONTENT_ID_PATTERN = r"^[A-Za-z0-9._~:@+=-]{1,255}$"
+"""A platform's content id: letters, digits and ``._~:@+=-``, at most 255. Ids are placed in
+console links and in the signed media fetch, so nothing that steers a URL (``/``, ``?``,
+``#``, ``%``, spaces) gets in, and neither do the dot segments ``.`` and ``..``."""
+
+
+def checked_content_id(value: str) -> str:
+    if not re.fullmatch(CONTENT_ID_PATTERN, value) or value in {".", ".."}:
+        raise ValueError(
+            "a content id is 1-255 letters, digits or ._~:@+=- (and not . or ..): "
+            "map other ids to this form on the platform's side"
+        )
+    return value
+
+
+ContentId = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=CONTENT_ID_PATTERN),
+    AfterValidator(checked_content_id),
+]
 
 
 class SignalIn(BaseModel):
@@ -33,7 +55,7 @@ class ContentIn(BaseModel):
     JSON string) plus ``file``."""
 
     model_config = ConfigDict(extra="forbid")
-    content_id: str = Field(min_length=1, max_length=255)
+    content_id: ContentId
     uploader_id: str = Field("", max_length=255)
     url: str = Field("", max_length=4096)
     kind: str = Field("", max_length=20, examples=["image", "video"])
@@ -186,7 +208,11 @@ class ActionsPage(BaseModel):
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="http(s), outside webhook_deny_networks (else 422 invalid_webhook_url).",
+    )
     kinds: list[
         Literal["restrict", "remove", "restore", "block_hash", "notify", "suspend_account"]
     ] = Field(default_factory=list)
@@ -199,6 +225,13 @@ class WebhookOut(BaseModel):
     enabled: bool
     created_at: datetime
     secret: str | None = Field(None, description="Shown once, when the webhook is created.")
+    circuit: Literal["closed", "open", "probe"] = Field(
+        "closed",
+        description="The circuit breaker: open = deliveries wait without a network attempt "
+        "until circuit_open_until, then one probe delivery is tried.",
+    )
+    consecutive_failures: int = 0
+    circuit_open_until: datetime | None = None
 
 
 class DeliveryOut(BaseModel):
@@ -211,6 +244,9 @@ class DeliveryOut(BaseModel):
     last_status: int | None
     last_error: str
     delivered_at: datetime | None
+    held_by_circuit: bool = Field(
+        False, description="Waiting (no network attempt) because the webhook's circuit is open."
+    )
 
 
 class AuditEventOut(BaseModel):
@@ -239,6 +275,7 @@ class KeyIn(BaseModel):
             "lookup",
             "banks:read",
             "banks:write",
+            "banks:export",
             "actions:read",
             "webhooks:write",
             "audit:read",
@@ -287,7 +324,7 @@ class UserOut(BaseModel):
 class ContentRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(None, max_length=4096)
-    content_id: str | None = Field(None, max_length=255)
+    content_id: ContentId | None = None
 
 
 class ReportHash(BaseModel):
@@ -358,7 +395,10 @@ class ReportStatusOut(BaseModel):
     status: str
     decision: str | None
     statement_of_reasons: dict[str, Any] | None
-    question: str
+    question: str = Field(
+        description="The reviewer's open question to this report's reporter; empty when none "
+        "(a question to another reporter of the same case is never shown here)."
+    )
     can_appeal: bool
 
 
@@ -395,6 +435,14 @@ class DecisionIn(BaseModel):
         | None
     ) = None
     note: str = Field("", max_length=5000)
+    report_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        description="need_more_info only: the report (its report_id in the case) whose "
+        "reporter is asked the question in note; default the case's first report. Only that "
+        "reporter sees and answers it.",
+    )
 
 
 class AppealIn(BaseModel):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import enum
+import hmac
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,10 @@ from takedown.auth.accounts import Principal
 from takedown.cases.policy import Policy
 from takedown.config import Settings
 from takedown.legal.evidence import EvidenceStore
+from takedown.service.idempotency import Replays
 from takedown.service.live_index import LiveIndex
+from takedown.store import buckets
+from takedown.store.buckets import Rate
 from takedown.store.db import Database
 from takedown.web.session import Sessions
 
@@ -44,43 +48,79 @@ class KeyCache:
             self._entries[digest] = (time.monotonic() + self.ttl_s, principal)
 
 
+class Verdict(enum.Enum):
+    ADMIT = "admit"
+    ADMIT_OVER_BUDGET = "admit_over_budget"
+    """A P0 report while everyone's budget is spent: never refused for other people's traffic."""
+    CLIENT_LIMIT = "client_limit"
+    TOTAL_LIMIT = "total_limit"
+
+    @property
+    def admitted(self) -> bool:
+        return self in (Verdict.ADMIT, Verdict.ADMIT_OVER_BUDGET)
+
+
+def decide(client_tokens: float, total_tokens: float, *, p0: bool) -> Verdict:
+    """One report against the client's bucket, then everyone's."""
+    if client_tokens < 1.0:
+        return Verdict.CLIENT_LIMIT
+    if total_tokens >= 1.0:
+        return Verdict.ADMIT
+    return Verdict.ADMIT_OVER_BUDGET if p0 else Verdict.TOTAL_LIMIT
+
+
 class RateLimiter:
-    """Token buckets: one per client (keyed by a salted hash of the address, which is never
-    stored or logged) and one for everyone together. Per API worker process."""
+    """Report intake's token buckets: one per client and one for everyone together, kept in
+    the database (:mod:`takedown.store.buckets`) so that every worker shares them.
 
-    def __init__(self, per_client_per_min: float, total_per_s: float) -> None:
-        self._client_rate = per_client_per_min / 60.0
-        self._client_burst = max(1.0, per_client_per_min / 2)
-        self._total_rate = total_per_s
-        self._total_burst = max(1.0, total_per_s * 2)
-        self._salt = secrets.token_bytes(16)
-        self._clients: dict[bytes, tuple[float, float]] = {}
-        self._total = (self._total_burst, time.monotonic())
-        self._lock = threading.Lock()
+    Only admitted reports are charged, and a caller asks only after the report validated, so
+    junk costs nobody's budget. A P0 report uses a token of the global budget when there is one
+    and is admitted when there is none; the client's own limit applies to it as to any report.
+    A client's bucket is keyed by a hash of its address salted with a key derived from the
+    service secret (the same in every worker); the address is neither stored nor logged. IPv6
+    clients are counted per /64, the block one subscriber usually holds.
+    """
 
-    @staticmethod
-    def _take(
-        bucket: tuple[float, float], rate: float, burst: float, now: float
-    ) -> tuple[bool, tuple[float, float]]:
-        tokens, last = bucket
-        tokens = min(burst, tokens + (now - last) * rate)
-        if tokens < 1.0:
-            return False, (tokens, now)
-        return True, (tokens - 1.0, now)
+    TOTAL = "reports:total"
+    PRUNE_EVERY_S = 60.0
 
-    def allow(self, client: str) -> bool:
-        key = hashlib.blake2b(client.encode(), key=self._salt, digest_size=16).digest()
-        now = time.monotonic()
-        with self._lock:
-            if len(self._clients) > 100_000:
-                self._clients.clear()
-            bucket = self._clients.get(key, (self._client_burst, now))
-            ok, bucket = self._take(bucket, self._client_rate, self._client_burst, now)
-            self._clients[key] = bucket
-            if not ok:
-                return False
-            ok, self._total = self._take(self._total, self._total_rate, self._total_burst, now)
-            return ok
+    def __init__(self, per_client_per_min: float, total_per_s: float, secret: str) -> None:
+        self.client_rate = Rate(per_client_per_min / 60.0, max(1.0, per_client_per_min / 2))
+        self.total_rate = Rate(total_per_s, max(1.0, total_per_s * 2))
+        self._salt = hmac.new(secret.encode(), b"takedown rate-limit salt", "sha256").digest()
+        self._next_prune = 0.0
+
+    def client_key(self, address: str) -> str:
+        """The bucket key (and idempotency caller) of a client address."""
+        try:
+            ip = ipaddress.ip_address(address)
+            if isinstance(ip, ipaddress.IPv6Address):
+                address = str(ipaddress.IPv6Network((ip, 64), strict=False))
+        except ValueError:
+            pass
+        digest = hmac.new(self._salt, address.encode(), "sha256").hexdigest()[:40]
+        return f"reports:client:{digest}"
+
+    def admit(self, db: Database, address: str, now: datetime, *, p0: bool) -> Verdict:
+        """Charge one report to ``address`` (if admitted). Blocking: one short write
+        transaction; callers run it off the event loop."""
+        key = self.client_key(address)
+        with db.write() as session:
+            client = buckets.lock(session, key, self.client_rate, now)
+            total = buckets.lock(session, self.TOTAL, self.total_rate, now)
+            client_tokens = buckets.refill(client, self.client_rate, now)
+            total_tokens = buckets.refill(total, self.total_rate, now)
+            verdict = decide(client_tokens, total_tokens, p0=p0)
+            if verdict is Verdict.ADMIT:
+                buckets.save(session, key, client_tokens - 1.0, now)
+                buckets.save(session, self.TOTAL, total_tokens - 1.0, now)
+            elif verdict is Verdict.ADMIT_OVER_BUDGET:
+                buckets.save(session, key, client_tokens - 1.0, now)
+        if time.monotonic() >= self._next_prune:  # apart: never while holding the buckets
+            self._next_prune = time.monotonic() + self.PRUNE_EVERY_S
+            with db.write() as session:
+                buckets.prune(session, self.client_rate, now, keep=self.TOTAL)
+        return verdict
 
 
 def utc_now() -> datetime:
@@ -98,6 +138,7 @@ class AppState:
     limiter: RateLimiter
     sessions: Sessions
     evidence: EvidenceStore
+    replays: Replays
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from takedown.audit.log import record
+from takedown.auth import throttle
 from takedown.auth.scopes import ROLE_SCOPES, Role, Scope
 from takedown.auth.secrets import (
     hash_password,
@@ -165,3 +167,23 @@ def check_totp(user: User, code: str) -> bool:
     if not user.totp_secret:
         return True
     return bool(code.strip()) and pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1)
+
+
+def unlock_user(session: Session, user_id: int, secret: str, now: datetime, actor: str) -> User:
+    """Let a locked-out person back in: lift every sign-in lock on their account (from every
+    source). ``secret`` is the service's secret key, which keys the throttle's counters."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user {user_id}")
+    lifted = throttle.unlock(session, throttle.account_key(secret, user.email), now)
+    record(session, actor, "user.unlock", f"user:{user.id}", {"locks": lifted})
+    return user
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.execute(
+        select(User).where(User.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        raise AccountError(f"no user {email}; `takedown users create` makes one")
+    return user

@@ -41,6 +41,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(
         {
             Scope.ADMIN,
+            Scope.METRICS,
             Scope.LOOKUP,
             Scope.BANKS_READ,
             Scope.BANKS_WRITE,

@@ -26,18 +26,22 @@ from takedown.auth.accounts import (
     create_user_token,
     enable_totp,
     revoke_key,
+    unlock_user,
+    user_by_email,
 )
 from takedown.auth.scopes import Role, Scope, parse_scopes
 from takedown.cli.output import stderr, stdout
-from takedown.config import Settings, load_settings
-from takedown.legal.evidence import KEY_FILE, EvidenceStore
+from takedown.config import LOOPBACK_NETWORKS, Settings, load_settings
+from takedown.legal.evidence import KEY_FILE, RESET_COMMAND, EvidenceStore, open_for_reset
 from takedown.legal.transparency import to_csv, to_html
-from takedown.legal.vault import MasterKeys
+from takedown.legal.vault import MasterKeys, Vault, VaultError, VaultKeyMissing, VaultKeyWrong
 from takedown.logs import configure
 from takedown.service.transparency import transparency
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
 from takedown.store.models import ApiKey, User
+from takedown.store.private import private_dir
+from takedown.web.session import secret_key
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for platform clients.", no_args_is_help=True)
@@ -58,7 +62,7 @@ def _settings() -> Settings:
 
 def open_database(settings: Settings) -> Database:
     """Migrate to the newest schema (creating the embedded database on first use), then open."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     try:
         upgrade(settings.db_url)
     except Exception as exc:
@@ -100,13 +104,14 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     db = open_database(settings)
+    open_vault(settings)
     steps = _first_steps(db)
     db.dispose()
     err = stderr()
     err.print(f"takedown {escape(settings.base_url)}  (database: {escape(_safe_url(settings))})")
     err.print(f"  API docs    {escape(settings.base_url)}/docs")
     err.print(f"  readiness   {escape(settings.base_url)}/readyz")
-    err.print(f"  metrics     {escape(settings.base_url)}/metrics")
+    err.print(f"  metrics     {escape(settings.base_url)}/metrics  (a key with the metrics scope)")
     for step in steps:
         err.print(f"  next: {escape(step)}")
     configure(settings.log_level)
@@ -120,7 +125,21 @@ def serve(
         workers=settings.workers,
         access_log=False,
         log_config=None,
+        # X-Forwarded-For/-Proto only from our own proxies (uvicorn's default believes any
+        # loopback peer); the app reads the header the same way (takedown.api.clients)
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
+
+
+def open_vault(settings: Settings) -> EvidenceStore:
+    """The evidence store, or exit 1 saying why not: the service does not start with a vault
+    it cannot open (a lost key file would otherwise go unnoticed until evidence is needed)."""
+    try:
+        return EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days)
+    except VaultError as exc:
+        stderr().print(f"[red]cannot open the evidence vault[/red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
 
 
 def _safe_url(settings: Settings) -> str:
@@ -131,6 +150,7 @@ def worker() -> None:
     """Run background workers (webhook delivery) in the foreground until stopped."""
     settings = _settings()
     db = open_database(settings)
+    open_vault(settings)
     configure(settings.log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -238,6 +258,26 @@ def users_token(
     print(secret)
 
 
+@users_app.command("unlock")
+def users_unlock(
+    email: Annotated[str, typer.Argument(help="The staff member's email.")],
+) -> None:
+    """Let a locked-out person back in: lift every sign-in lock on the account (audited)."""
+    settings = _settings()
+    db = open_database(settings)
+    secret = secret_key(settings.secret_key, settings.home)
+    try:
+        with db.write() as session:
+            user = unlock_user(
+                session, user_by_email(session, email).id, secret, datetime.now(UTC), "cli"
+            )
+            user_id = user.id
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    stderr().print(f"user {user_id}: sign-in unlocked")
+
+
 @users_app.command("totp")
 def users_totp(
     email: Annotated[str, typer.Argument(help="The staff member's email.")],
@@ -311,7 +351,7 @@ def vault_rotate_key() -> None:
         stderr().print("[red]the master key comes from vault_key: rotate it there[/red]")
         raise typer.Exit(2)
     db = open_database(settings)
-    store = EvidenceStore(settings.home)
+    store = open_vault(settings)
     new_keys = store.vault.keys.rotated()
     new_keys.save(settings.home / KEY_FILE)  # both keys on disk while re-wrapping
     count = store.vault.rewrap(new_keys)
@@ -321,6 +361,76 @@ def vault_rotate_key() -> None:
     with db.write() as session:
         record(session, "cli", "vault.rotate", "vault", {"items": count})
     stderr().print(f"re-wrapped {count} data keys under the new master key {new_keys.current}")
+
+
+@vault_app.command("status")
+def vault_status() -> None:
+    """Check that the vault opens with the master key as configured (exit 1 saying what is
+    wrong and what to do when it does not): run it after restoring a key file from backup."""
+    settings = _settings()
+    store = open_vault(settings)
+    source = "vault_key" if settings.vault_key else str(settings.home / KEY_FILE)
+    stderr().print(
+        f"evidence vault opens: {store.vault.count()} sealed items, master key "
+        f"{store.vault.keys.current} from {escape(source)}"
+    )
+
+
+@vault_app.command("reset-key")
+def vault_reset_key(
+    acknowledged: Annotated[
+        bool,
+        typer.Option(
+            "--i-understand-evidence-is-lost",
+            help="Confirm that no copy of the lost master key exists.",
+        ),
+    ] = False,
+) -> None:
+    """Acknowledge that evidence sealed with a lost master key is gone: the items the key at
+    hand cannot open are moved to HOME/evidence-unreadable-<time> (kept, should the key turn
+    up), a new key is made if the key file is gone, and the service starts again. Audited."""
+    settings = _settings()
+    if not acknowledged:
+        stderr().print(
+            "[red]this gives up the evidence the current master key cannot open[/red]. First "
+            f"restore {escape(str(settings.home / KEY_FILE))} (or vault_key) from your backup; "
+            f"only if none exists, run `{RESET_COMMAND}`."
+        )
+        raise typer.Exit(2)
+    db = open_database(settings)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        vault = open_for_reset(settings.home, settings.vault_key)
+        if _vault_opens(vault):
+            stderr().print("the evidence vault opens with the current master key: nothing to reset")
+            return
+        aside = vault.set_aside(settings.home / f"evidence-unreadable-{stamp}")
+    except VaultError as exc:
+        stderr().print(f"[red]cannot reset the vault[/red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    with db.write() as session:
+        record(
+            session,
+            "cli",
+            "vault.reset_key",
+            "vault",
+            {"items_lost": aside.items, "held_lost": aside.held, "key": vault.keys.current},
+        )
+    stderr().print(
+        f"{aside.items} unreadable items ({aside.held} under legal hold) moved to "
+        f"{escape(str(settings.home))}/evidence-unreadable-{stamp}; the vault now uses master "
+        f"key {vault.keys.current}."
+    )
+    if not settings.vault_key:
+        stderr().print(f"Back up {escape(str(settings.home / KEY_FILE))} now.")
+
+
+def _vault_opens(vault: Vault) -> bool:
+    try:
+        vault.check()
+    except (VaultKeyMissing, VaultKeyWrong):
+        return False
+    return True
 
 
 def demo(
@@ -340,7 +450,13 @@ def demo(
     except ImportError:
         stderr().print("[red]the demo needs a checkout of the project (examples/ folder)[/red]")
         raise typer.Exit(1) from None
-    settings = load_settings(home=home, port=port, background_worker=True, log_level="WARNING")
+    settings = load_settings(
+        home=home,
+        port=port,
+        background_worker=True,
+        log_level="WARNING",
+        webhook_allow_networks=list(LOOPBACK_NETWORKS),  # the demo platform is on loopback
+    )
     with running_demo(settings, platform_port) as running:
         out = stdout()
         out.print(

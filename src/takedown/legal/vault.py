@@ -11,6 +11,11 @@ Retention: an item expires ``retention`` after it is sealed (extended to the pre
 period after a CyberTipline report), never while under legal hold; :meth:`Vault.purge` deletes
 the payload and the wrapped key of expired items. :meth:`Vault.destroy` does so at once (a
 law-enforcement request under 18 U.S.C. 2258B).
+
+Which master keys the sealed items need is kept beside them, in ``key-check.json``: each key's
+id and fingerprint (a hash of the key, which cannot be turned back into it). :meth:`Vault.check`
+compares them with the keys at hand, so that a missing key file, or a different key, is noticed
+when the service starts and at every readiness probe, not when someone first opens evidence.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,9 +34,37 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+CHECK_FILE = "key-check.json"
+
 
 class VaultError(Exception):
-    """The vault cannot open an item (wrong or missing master key, tampered file)."""
+    """The vault cannot open an item or itself. ``code`` is the error code answers carry; the
+    message names key ids, fingerprints and paths only (never an item)."""
+
+    code = "evidence_unreadable"
+
+    def __init__(self, message: str, *, key_id: str = "", fingerprint: str = "") -> None:
+        super().__init__(message)
+        self.key_id = key_id
+        self.fingerprint = fingerprint
+
+
+class VaultKeyMissing(VaultError):
+    """Sealed items need a master key that is not at hand (the key file was lost)."""
+
+    code = "vault_key_missing"
+
+
+class VaultKeyWrong(VaultError):
+    """A master key with the right id is at hand, but it is another key than the one the items
+    were sealed with (a different key file or ``vault_key``)."""
+
+    code = "vault_key_wrong"
+
+
+def fingerprint(key: bytes) -> str:
+    """A short, one-way name of a master key: tells two keys apart, reveals nothing of them."""
+    return hashlib.sha256(b"takedown vault key fingerprint\0" + key).hexdigest()[:32]
 
 
 def _b64(data: bytes) -> str:
@@ -43,7 +76,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    """Write atomically (a unique temporary file, then rename): several processes may write
+    the check file at once."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -59,18 +94,34 @@ class MasterKeys:
     keys: dict[str, bytes]
 
     @classmethod
-    def load(cls, path: Path, configured: str = "") -> MasterKeys:
-        if configured:
-            key = _unb64(configured)
-            if len(key) != 32:
-                raise VaultError("vault_key must be 32 bytes, base64-encoded")
-            return cls("configured", {"configured": key})
-        if not path.exists():
-            keys = cls.generate()
-            keys.save(path)
-            return keys
-        raw = json.loads(path.read_text())
-        return cls(raw["current"], {k: _unb64(v) for k, v in raw["keys"].items()})
+    def configured(cls, value: str) -> MasterKeys:
+        """The key given whole in configuration (``vault_key``)."""
+        try:
+            key = _unb64(value)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise VaultKeyWrong("vault_key must be 32 bytes, base64-encoded")
+        return cls("configured", {"configured": key})
+
+    @classmethod
+    def read(cls, path: Path) -> MasterKeys | None:
+        """The key file, or None when there is none. Never makes a key: whether one may be
+        made depends on the vault being empty (:class:`takedown.legal.evidence.EvidenceStore`)."""
+        try:
+            raw = json.loads(path.read_text())
+            return cls(raw["current"], {k: _unb64(v) for k, v in raw["keys"].items()})
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise VaultKeyWrong(
+                f"the key file {path} cannot be read (damaged?): restore it from your backup"
+            ) from None
+
+    @classmethod
+    def none(cls) -> MasterKeys:
+        """No key at all: what a vault is opened with when the key file is gone."""
+        return cls("", {})
 
     @classmethod
     def generate(cls) -> MasterKeys:
@@ -104,9 +155,16 @@ class Sealed:
 
 
 class Vault:
-    def __init__(self, root: Path, keys: MasterKeys) -> None:
+    """Items under ``root``, sealed with ``keys``. ``on_stale`` is called when the keys at hand
+    look out of date (another process rotated the master key): it should load the current keys
+    into :attr:`keys`, or raise."""
+
+    def __init__(
+        self, root: Path, keys: MasterKeys, on_stale: Callable[[], None] | None = None
+    ) -> None:
         self.root = root
         self.keys = keys
+        self.on_stale = on_stale
 
     def _name(self, item_id: str) -> str:
         return hashlib.sha256(item_id.encode("utf-8")).hexdigest()
@@ -127,16 +185,115 @@ class Vault:
     def _aad(self, item_id: str) -> bytes:
         return self._name(item_id).encode()
 
-    def _unwrap(self, name: str, sealed: Sealed) -> bytes:
-        master = self.keys.keys.get(sealed.key_id)
+    def _master(self, key_id: str) -> bytes:
+        master = self.keys.keys.get(key_id)
+        if master is None and self.on_stale is not None:
+            self.on_stale()  # rotated elsewhere: the key file may hold it now
+            master = self.keys.keys.get(key_id)
         if master is None:
-            raise VaultError(f"master key {sealed.key_id} is not available")
+            raise VaultKeyMissing(f"master key {key_id} is not available", key_id=key_id)
+        return master
+
+    def _unwrap(self, name: str, sealed: Sealed) -> bytes:
+        master = self._master(sealed.key_id)
         try:
             return AESGCM(master).decrypt(
                 _unb64(sealed.key_nonce), _unb64(sealed.wrapped_key), name.encode()
             )
         except InvalidTag:
-            raise VaultError("the data key does not open: wrong master key or tampering") from None
+            raise VaultError(
+                "the data key does not open: wrong master key or tampering", key_id=sealed.key_id
+            ) from None
+
+    # the check file: which master keys the sealed items need
+
+    def _check_path(self) -> Path:
+        return self.root / CHECK_FILE
+
+    def _needed(self) -> dict[str, str] | None:
+        """Key id -> fingerprint of every master key sealed items were wrapped with, as the
+        check file says; None when there is no check file (a vault from before it existed)."""
+        try:
+            raw = json.loads(self._check_path().read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            raise VaultError(f"the vault's {CHECK_FILE} cannot be read") from None
+        keys = raw.get("keys") if isinstance(raw, dict) else None
+        if not isinstance(keys, dict):
+            raise VaultError(f"the vault's {CHECK_FILE} cannot be read")
+        return {str(k): str(v) for k, v in keys.items()}
+
+    def _write_needed(self, needed: dict[str, str]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        body = {"version": 1, "keys": dict(sorted(needed.items()))}
+        _write_private(self._check_path(), json.dumps(body).encode())
+
+    def _remember(self, key_id: str) -> None:
+        """Record that items are sealed with ``key_id`` (before the first one is written)."""
+        needed = self._needed() or {}
+        wanted = fingerprint(self.keys.keys[key_id])
+        if needed.get(key_id) == wanted:
+            return
+        # an emptied vault needs none of the keys it once did
+        self._write_needed({key_id: wanted} if self.is_empty() else {**needed, key_id: wanted})
+
+    def _survey(self) -> dict[str, str]:
+        """Build the check file of a vault that has none: each key id in use must open one of
+        its items with the key at hand (which proves it is the right key)."""
+        needed: dict[str, str] = {}
+        for key_path in self._key_files():
+            sealed = Sealed(**json.loads(key_path.read_text()))
+            if sealed.key_id in needed:
+                continue
+            master = self.keys.keys.get(sealed.key_id)
+            if master is None:
+                raise VaultKeyMissing(
+                    f"sealed items need master key {sealed.key_id}, which is not at hand",
+                    key_id=sealed.key_id,
+                )
+            try:
+                AESGCM(master).decrypt(
+                    _unb64(sealed.key_nonce), _unb64(sealed.wrapped_key), key_path.stem.encode()
+                )
+            except InvalidTag:
+                raise VaultKeyWrong(
+                    f"the master key {sealed.key_id} at hand does not open the sealed items",
+                    key_id=sealed.key_id,
+                ) from None
+            needed[sealed.key_id] = fingerprint(master)
+        self._write_needed(needed)
+        return needed
+
+    def is_empty(self) -> bool:
+        return not self.root.is_dir() or next(self.root.glob("*.key"), None) is None
+
+    def count(self) -> int:
+        return sum(1 for _ in self._key_files())
+
+    def check(self) -> None:
+        """Raise :class:`VaultKeyMissing` or :class:`VaultKeyWrong` unless every master key the
+        sealed items need is at hand (an empty vault needs none). Cheap: no item is read,
+        except once to build the check file of a vault made before it existed."""
+        if self.is_empty():
+            return
+        needed = self._needed()
+        if needed is None:
+            needed = self._survey()
+        for key_id, expected in sorted(needed.items()):
+            master = self.keys.keys.get(key_id)
+            if master is None:
+                raise VaultKeyMissing(
+                    f"sealed items need master key {key_id}, which is not at hand",
+                    key_id=key_id,
+                    fingerprint=expected,
+                )
+            if fingerprint(master) != expected:
+                raise VaultKeyWrong(
+                    f"the master key {key_id} at hand is not the one the items were sealed with",
+                    key_id=key_id,
+                    fingerprint=expected,
+                )
 
     def put(
         self,
@@ -149,6 +306,10 @@ class Vault:
     ) -> None:
         """Seal an item (replacing an earlier one with the same id)."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        needed = self._needed()
+        if needed and self.keys.current not in needed and self.on_stale is not None:
+            self.on_stale()  # the items moved to another key: seal with the current one
+        self._remember(self.keys.current)
         data_key = AESGCM.generate_key(bit_length=256)
         sealer = AESGCM(data_key)
         aad = self._aad(item_id)
@@ -191,9 +352,12 @@ class Vault:
         if sealed is None:
             return None
         data_key = self._unwrap(self._name(item_id), sealed)
-        opened = AESGCM(data_key).decrypt(
-            _unb64(sealed.meta_nonce), _unb64(sealed.meta), self._aad(item_id)
-        )
+        try:
+            opened = AESGCM(data_key).decrypt(
+                _unb64(sealed.meta_nonce), _unb64(sealed.meta), self._aad(item_id)
+            )
+        except InvalidTag:
+            raise VaultError("the metadata does not open: it was changed on disk") from None
         result: dict[str, Any] = json.loads(opened)
         return result
 
@@ -241,10 +405,7 @@ class Vault:
                 purged += 1
         return purged
 
-    def rewrap(self, keys: MasterKeys) -> int:
-        """Re-wrap every data key with ``keys.current`` (payloads untouched); returns how many."""
-        old = self.keys
-        self.keys = MasterKeys(keys.current, {**old.keys, **keys.keys})
+    def _rewrap_pass(self, keys: MasterKeys) -> int:
         count = 0
         for key_path in self._key_files():
             sealed = Sealed(**json.loads(key_path.read_text()))
@@ -259,5 +420,55 @@ class Vault:
             )
             _write_private(key_path, json.dumps(asdict(updated)).encode())
             count += 1
+        return count
+
+    def rewrap(self, keys: MasterKeys) -> int:
+        """Re-wrap every data key with ``keys.current`` (payloads untouched); returns how many.
+
+        The check file names both keys while this runs, and only the new one afterwards. A
+        second pass catches an item another process sealed with the old key meanwhile (it saw
+        the check file still naming the old key)."""
+        old = self.keys
+        self.keys = MasterKeys(keys.current, {**old.keys, **keys.keys})
+        self._remember(keys.current)
+        count = self._rewrap_pass(keys)
+        self._write_needed({keys.current: fingerprint(keys.keys[keys.current])})
+        count += self._rewrap_pass(keys)
         self.keys = keys
         return count
+
+    def set_aside(self, folder: Path) -> SetAside:
+        """Move every item the keys at hand cannot open into ``folder`` (which keeps them, should
+        the key turn up), and record that the rest need only those keys. For a vault whose key
+        is lost for good: see ``takedown vault reset-key``."""
+        moved = held = 0
+        for key_path in self._key_files():
+            sealed = Sealed(**json.loads(key_path.read_text()))
+            master = self.keys.keys.get(sealed.key_id)
+            if master is not None:
+                try:
+                    AESGCM(master).decrypt(
+                        _unb64(sealed.key_nonce), _unb64(sealed.wrapped_key), key_path.stem.encode()
+                    )
+                    continue
+                except InvalidTag:
+                    pass
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for path in (key_path, key_path.with_suffix(".bin")):
+                if path.exists():
+                    path.replace(folder / path.name)
+            moved += 1
+            held += sealed.legal_hold
+        if self.is_empty():
+            self._write_needed({})
+        else:
+            self._survey()  # every item left opens with the keys at hand
+        return SetAside(moved, held)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """What :meth:`Vault.set_aside` moved: items, and how many of them were under legal hold."""
+
+    items: int
+    held: int

@@ -9,6 +9,7 @@ looks at a 64x64 summary of the image, so decoding 12 million pixels to throw th
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -28,8 +29,13 @@ RGBArray = npt.NDArray[np.uint8]
 BOX_FLOOR = 512
 """The fast path box-reduces images while their short side stays at least this long."""
 
+DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+"""What Pillow's format plugins raise when the bytes end early or contradict themselves (its
+own ``Image.open`` treats ``SyntaxError``, ``IndexError``, ``TypeError`` and ``struct.error``
+as "not this format"; a truncated GIF raises ``IndexError`` while its frames are counted)."""
+
 _PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
-    "jpeg": ("JPEG", "MPO"),
+    "jpeg": ("JPEG",),  # Pillow's JPEG opener also returns MPO (multi-picture) files
     "png": ("PNG",),
     "gif": ("GIF",),
     "webp": ("WEBP",),
@@ -45,6 +51,22 @@ def _register_heif() -> None:
     import pillow_heif
 
     pillow_heif.register_heif_opener()
+
+
+def _openers(fmt: MediaFormat) -> list[str]:
+    """The Pillow openers to try for ``fmt``: only names Pillow has registered, because it
+    looks an unknown name up with ``OPEN[name]`` and so raises ``KeyError`` (not an error
+    about the file) once the registered openers have refused a damaged file."""
+    formats = _PILLOW_FORMATS.get(fmt.name)
+    if formats is None:
+        raise UnsupportedMedia(f"{fmt.name} is not a still-image format")
+    if fmt.name in ("heif", "avif"):
+        _register_heif()
+    Image.init()
+    registered = [name for name in formats if name in Image.OPEN]
+    if not registered:
+        raise UnsupportedMedia(f"this installation cannot decode {fmt.name} images")
+    return registered
 
 
 @dataclass(frozen=True)
@@ -64,18 +86,14 @@ class DecodedImage:
 
 def open_image(data: bytes, fmt: MediaFormat, limits: MediaLimits) -> Image.Image:
     """Open (parse the header of) an image, enforcing the pixel limit before decoding."""
-    formats = _PILLOW_FORMATS.get(fmt.name)
-    if formats is None:
-        raise UnsupportedMedia(f"{fmt.name} is not a still-image format")
-    if fmt.name in ("heif", "avif"):
-        _register_heif()
+    formats = _openers(fmt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(formats))
+            image = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
         raise MediaTooLarge(f"the image declares too many pixels ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except DAMAGED as exc:
         raise CorruptMedia(f"the {fmt.name} header cannot be read: {exc}") from exc
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -92,7 +110,7 @@ def count_frames(image: Image.Image) -> int:
     """Frames in an (animated) image; parsing GIF frames is bounded by the byte limit."""
     try:
         return int(getattr(image, "n_frames", 1))
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except DAMAGED as exc:
         raise CorruptMedia(f"the image's frames cannot be read: {exc}") from exc
 
 
@@ -141,7 +159,7 @@ def decode_image(
         raise
     except MemoryError as exc:
         raise MediaTooLarge("the image does not fit in memory") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, TypeError) as exc:
+    except DAMAGED as exc:
         raise CorruptMedia(f"the {fmt.name} image is damaged or truncated: {exc}") from exc
     deadline.check("decoding the image")
     if (upright.width > upright.height) != (image.width > image.height):

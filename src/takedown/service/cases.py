@@ -45,6 +45,7 @@ from takedown.store.models import (
     ContentSignal,
     Decision,
     Report,
+    ReportQuestion,
 )
 
 EXACT_TYPES = frozenset({"md5", "sha256"})
@@ -88,6 +89,7 @@ class CaseFile:
 
     case: Case
     reports: list[Report]
+    questions: list[ReportQuestion]
     items: list[CaseItem]
     clocks: list[CaseClock]
     decisions: list[Decision]
@@ -104,7 +106,14 @@ def case_file(session: Session, case: Case) -> CaseFile:
     ).all()
     return CaseFile(
         case=case,
-        reports=list(session.execute(select(Report).where(Report.case_id == case.id)).scalars()),
+        reports=case_reports(session, case.id),
+        questions=list(
+            session.execute(
+                select(ReportQuestion)
+                .where(ReportQuestion.case_id == case.id)
+                .order_by(ReportQuestion.id)
+            ).scalars()
+        ),
         items=[CaseItem(link, content) for link, content in items],
         clocks=list(
             session.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars()
@@ -122,6 +131,15 @@ def case_file(session: Session, case: Case) -> CaseFile:
                 .order_by(AuditEvent.seq)
             ).scalars()
         ),
+    )
+
+
+def case_reports(session: Session, case_id: int) -> list[Report]:
+    """A case's reports, first received first (the first is asked when no report is named)."""
+    return list(
+        session.execute(
+            select(Report).where(Report.case_id == case_id).order_by(Report.id)
+        ).scalars()
     )
 
 
@@ -166,15 +184,37 @@ def decide(
     find_copies: CopyFinder,
     policy: Policy,
     now: datetime,
+    ask: str | None = None,
 ) -> Decision:
+    """``ask``: for ``need_more_info``, the public id of the report whose reporter is asked
+    (default: the case's first report); only that reporter sees and answers the question."""
     serialize(session)
     case = get_case(session, case_id)
     if category is not None and outcome is Outcome.VIOLATION:
         case.category = category.value
     ruling = machine.decide(snapshot(session, case), reviewer, outcome, policy.suspend_uploader_on)
-    return _rule(
-        session, case, reviewer, outcome.value, ruling, note, find_copies, policy, now, False
+    asked = (
+        _asked_report(session, case, ask, note) if Effect.ASK_REPORTER in ruling.effects else None
     )
+    return _rule(
+        session, case, reviewer, outcome.value, ruling, note, find_copies, policy, now, False, asked
+    )
+
+
+def _asked_report(session: Session, case: Case, ask: str | None, note: str) -> Report:
+    """The report a question goes to: the one named (it must be part of the case), else the
+    case's first report."""
+    if not note.strip():
+        raise Refused("question_required", "write the question for the reporter in the note")
+    reports = case_reports(session, case.id)
+    if ask is None:
+        if not reports:
+            raise Refused("no_reporter", "this case has no report, so there is no one to ask")
+        return reports[0]
+    for report in reports:
+        if report.public_id == ask:
+            return report
+    raise Refused("report_not_in_case", "report_id names no report of this case")
 
 
 def _rule(
@@ -188,6 +228,7 @@ def _rule(
     policy: Policy,
     now: datetime,
     appeal: bool,
+    asked: Report | None = None,
 ) -> Decision:
     removing = Effect.REMOVE_ALL in ruling.effects
     copies = find_copies(session, case.id) if removing else []
@@ -219,6 +260,8 @@ def _rule(
     )
     session.add(decision)
     for clock in _open_clocks(session, case.id):
+        if clock.kind == ClockKind.RESTRICT.value:
+            continue  # met when the platform acknowledges the restriction (actions.acknowledge)
         if clock.kind == ClockKind.FIRST_REVIEW.value or ruling.final:
             clock.met_at = now
     state = ruling.state
@@ -233,9 +276,19 @@ def _rule(
         case.escalated = True
     if state is CaseState.DISMISSED and ruling.final and reported_pks(session, case.id):
         unwatch(session, case, policy, actor=f"user:{reviewer.user_id}")
-    if Effect.ASK_REPORTER in ruling.effects:
-        case.question = note
     session.flush()
+    _withdraw_questions(session, case.id, now)  # any decision ends the wait for an answer
+    if asked is not None:
+        session.add(
+            ReportQuestion(
+                report_id=asked.id,
+                case_id=case.id,
+                decision_id=decision.id,
+                question=note,
+                asked_at=now,
+            )
+        )
+        session.flush()
     if state is CaseState.ACTIONED and case.category == Category.CHILD_SEXUAL_ABUSE.value:
         cybertip.open_draft(session, case, policy, now)
     record(
@@ -249,9 +302,41 @@ def _rule(
             "state": case.state,
             "recommendation": ruling.recommendation,
             "removed_items": removed,
+            **({"asked_report": asked.public_id} if asked is not None else {}),
         },
     )
     return decision
+
+
+def _withdraw_questions(session: Session, case_id: int, now: datetime) -> None:
+    """Close the case's unanswered question: after any later decision the case no longer waits
+    for it, so its reporter must not be shown it, nor move the case back to review."""
+    for question in session.execute(
+        select(ReportQuestion).where(
+            ReportQuestion.case_id == case_id,
+            ReportQuestion.answered_at.is_(None),
+            ReportQuestion.withdrawn_at.is_(None),
+        )
+    ).scalars():
+        question.withdrawn_at = now
+
+
+def open_question(session: Session, report: Report) -> ReportQuestion | None:
+    """The question this report's reporter is asked and has not answered, if the case is
+    still waiting for it. Another report's question is never returned."""
+    case = get_case(session, report.case_id)
+    if case.state != CaseState.AWAITING_INFO.value:
+        return None
+    return session.execute(
+        select(ReportQuestion)
+        .where(
+            ReportQuestion.report_id == report.id,
+            ReportQuestion.answered_at.is_(None),
+            ReportQuestion.withdrawn_at.is_(None),
+        )
+        .order_by(ReportQuestion.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def _open_clocks(session: Session, case_id: int) -> list[CaseClock]:
@@ -520,12 +605,16 @@ def decide_appeal(
 
 
 def reply(session: Session, token: str, message: str, now: datetime) -> Case:
-    """The reporter answers a "need more information" question from the status page."""
+    """The reporter answers the question asked of their own report; the case goes back to
+    review. A reporter asked nothing (another reporter of the case may be) is refused."""
+    serialize(session)  # one at a time with decisions: the question cannot change under us
     report = report_for_token(session, token)
-    case = get_case(session, report.case_id)
-    if case.state != CaseState.AWAITING_INFO.value:
+    question = open_question(session, report)
+    if question is None:
         raise Refused("no_question", "the case is not waiting for information from you")
-    report.reply = message
+    case = get_case(session, report.case_id)
+    question.answer = message
+    question.answered_at = now
     case.state = CaseState.IN_REVIEW.value
     case.updated_at = now
     record(session, "reporter", "report.reply", f"case:{case.id}", {"report": report.public_id})
@@ -567,10 +656,15 @@ _STATUS = {
 
 
 def status(session: Session, token: str, policy: Policy, now: datetime) -> ReportStatus:
-    """What the reporter may see: their report's case state and final decision, nothing else."""
+    """What the reporter may see: their report's case state and final decision, and a question
+    only if it was asked of this report; nothing about the case's other reports."""
     report = report_for_token(session, token)
     case = get_case(session, report.case_id)
     state = CaseState(case.state)
+    question = open_question(session, report)
+    shown = _STATUS[state]
+    if state is CaseState.AWAITING_INFO and question is None:
+        shown = _STATUS[CaseState.IN_REVIEW]  # another reporter is asked; not this one
     final = session.execute(
         select(Decision)
         .where(Decision.case_id == case.id, Decision.recommendation.is_(False))
@@ -582,10 +676,10 @@ def status(session: Session, token: str, policy: Policy, now: datetime) -> Repor
     return ReportStatus(
         report_id=report.public_id,
         received_at=report.created_at,
-        status=_STATUS[state],
+        status=shown,
         decision=final.outcome if final is not None and final_state else None,
         statement=dict(final.statement) if final is not None and final_state else None,
-        question=case.question if state is CaseState.AWAITING_INFO else "",
+        question=question.question if question is not None else "",
         can_appeal=state is CaseState.DISMISSED
         and case.decided_at is not None
         and now - case.decided_at <= window,

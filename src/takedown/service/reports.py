@@ -16,10 +16,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.actions.acknowledge import ALREADY, meet_restrict_clock
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
 from takedown.audit.log import record
-from takedown.cases.clocks import ClockKind, ClockPlan, plan_clocks
+from takedown.cases.clocks import ClockPlan, plan_clocks
 from takedown.cases.policy import Policy, stronger, triage
 from takedown.cases.validation import FieldProblem, ReportDraft, validate
 from takedown.cases.vocabulary import OPEN_STATES, CaseState, MinorDepicted, Priority
@@ -96,9 +97,11 @@ def restrict_content(
         count += 1
     if count or content_pks:
         case.restricted = True
-        for clock in _clocks(session, case.id):
-            if clock.kind == ClockKind.RESTRICT.value and clock.met_at is None:
-                clock.met_at = now
+        # the restrict clock is met when the platform acknowledges the action (a 2xx webhook
+        # delivery or a fetch), not here; only when nothing new was written (the content was
+        # already restricted or removed) may the earlier acknowledgements meet it now
+        session.flush()
+        meet_restrict_clock(session, [case.id], ALREADY, now)
     return count
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from takedown.store.private import private_sqlite
+
 _LOG_LOCK = 0x7A4B3D01  # the advisory lock id guarding the ordered logs
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,9 +31,9 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            database = parsed.database or ""
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            file = sqlite_file(url)
+            if file is not None:
+                private_sqlite(file)
             self.engine = create_engine(url, connect_args={"timeout": 30})
             _sqlite_pragmas(self.engine)
         else:
@@ -58,6 +60,15 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database)
 
 
 def serialize(session: Session) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from takedown.store.db import MIGRATIONS
+from takedown.store.db import MIGRATIONS, sqlite_file
+from takedown.store.private import private_sqlite
 
 
 def alembic_config(url: str) -> Config:
@@ -16,6 +17,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    file = sqlite_file(url)
+    if file is not None:
+        private_sqlite(file)  # 0600 before Alembic's connection creates it
     command.upgrade(alembic_config(url), revision)
 
 

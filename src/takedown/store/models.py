@@ -65,8 +65,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(40))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
     wellness: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     # console sessions carry the epoch they were issued in; raising it ends every one of them
@@ -161,11 +159,15 @@ class Action(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
-    content_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    content_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
     case_id: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the platform first had it: a 2xx from a webhook or a fetch from GET /v1/actions
+    # ("webhook:ID" or "fetch:key:ID"); the restrict clock is met by this, not by the write
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_via: Mapped[str] = mapped_column(String(60), default="", server_default="")
 
 
 class Webhook(Base):
@@ -176,6 +178,9 @@ class Webhook(Base):
     kinds: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the circuit breaker (actions/breaker.py), shared by every worker process
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_open_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Delivery(Base):
@@ -245,7 +250,6 @@ class Case(Base):
     takedown_request: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     appealed_from: Mapped[str | None] = mapped_column(String(20), default=None)
-    question: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -270,8 +274,24 @@ class Report(Base):
     trusted_flagger: Mapped[bool] = mapped_column(Boolean, default=False)
     reporter_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
     references: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    reply: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportQuestion(Base):
+    """A reviewer's question to one reporter and that reporter's answer. It belongs to the
+    report, not the case: other reporters of the same case neither see nor answer it. At most
+    one question per case is open (not answered, not withdrawn) at a time."""
+
+    __tablename__ = "report_questions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), default=None)
+    question: Mapped[str] = mapped_column(Text, default="")
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CaseContent(Base):
@@ -347,3 +367,43 @@ class CyberTipReport(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateBucket(Base):
+    """A token bucket of the report rate limits, shared by every API worker. ``key`` is a
+    salted hash of the client's address (never the address itself) or ``total``."""
+
+    __tablename__ = "rate_buckets"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    tokens: Mapped[float]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IdempotencyRecord(Base):
+    """A ``POST /v1/reports`` sent with an ``Idempotency-Key``: the answer is replayed to a
+    retry. Keys and bodies are kept as keyed hashes; the answer (it holds the reporter's status
+    link) is sealed with a key derived from the Idempotency-Key, which is not stored."""
+
+    __tablename__ = "idempotency_records"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    sealed_answer: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginThrottle(Base):
+    """Failed staff sign-ins counted per (account, source), per source, and per account, for the
+    lock-outs of ``auth.throttle``, shared by every API worker. ``account`` and ``source`` are
+    keyed hashes of the email and of the client address (never either itself); "" stands for
+    any. ``last_success_at`` marks the person's usual sources."""
+
+    __tablename__ = "login_throttle"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    __table_args__ = (Index("ix_login_throttle_pair", "account", "source", unique=True),)

@@ -4,28 +4,33 @@ Each page calls the same service functions as the API, so both stay one way of d
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from takedown.actions import delivery as delivery_service
 from takedown.actions import webhooks as webhook_service
+from takedown.actions.addresses import Networks, UrlRefused, check_new
+from takedown.actions.breaker import Circuit
 from takedown.actions.kinds import ActionKind
 from takedown.api.routes.banks import upload_lines
 from takedown.api.state import app_state
 from takedown.audit.log import record
+from takedown.auth import accounts, throttle
 from takedown.auth.accounts import AccountError, create_key, create_user, revoke_key, set_role
 from takedown.auth.scopes import Role, parse_scopes
 from takedown.cases.vocabulary import StaffRole
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
-from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook
+from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook, utcnow
 from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _staff
-from takedown.web.session import same
+from takedown.web.session import same, secret_key
 from takedown.web.templating import _, render
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -54,14 +59,17 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
         )
         banks = list(db.execute(select(Bank).order_by(Bank.name)).scalars())
         counts = bank_service.entry_counts(db)
+        locks = _sign_in_locks(request, db, users)
     return render(
         request,
         "console/admin.html",
         {
             "staff": staff,
             "users": users,
+            "locks": locks,
             "keys": keys,
             "hooks": hooks,
+            "circuits": {h.id: _circuit(h) for h in hooks},
             "deliveries": deliveries,
             "banks": banks,
             "counts": counts,
@@ -73,6 +81,19 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
         },
         extra.get("status", 200),
     )
+
+
+def _circuit(hook: Webhook) -> str:
+    """closed, open or probe (actions/breaker.py)."""
+    return Circuit(hook.consecutive_failures, hook.circuit_open_until).state(utcnow()).value
+
+
+def _sign_in_locks(request: Request, db: Session, users: list[User]) -> dict[int, datetime]:
+    """User id -> until when a sign-in lock holds on their account (from some address)."""
+    state = app_state(request)
+    secret = secret_key(state.settings.secret_key, state.settings.home)
+    accounts = {throttle.account_key(secret, u.email): u.id for u in users}
+    return throttle.locked_accounts(db, accounts, state.now())
 
 
 @router.get("", response_class=HTMLResponse)
@@ -121,6 +142,23 @@ async def disable_user(request: Request, user_id: int) -> Response:
         if user is not None and user.id != staff.user.id:
             user.disabled = True
             record(db, staff.actor, "user.disable", f"user:{user.id}", {})
+    return RedirectResponse("/console/admin#users", status_code=303)
+
+
+@router.post("/users/{user_id}/unlock")
+async def unlock_user(request: Request, user_id: int) -> Response:
+    """Let a locked-out person back in: every sign-in lock on the account goes (audited)."""
+    checked = await _form(request)
+    if isinstance(checked, Response):
+        return checked
+    staff, _values = checked
+    state = app_state(request)
+    secret = secret_key(state.settings.secret_key, state.settings.home)
+    try:
+        with state.db.write() as db:
+            accounts.unlock_user(db, user_id, secret, state.now(), staff.actor)
+    except AccountError as exc:
+        return _overview(request, staff, message=str(exc), status=404)
     return RedirectResponse("/console/admin#users", status_code=303)
 
 
@@ -173,12 +211,13 @@ async def add_webhook(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     staff, values = checked
-    url = values.get("url", "").strip()
-    if not url.startswith(("http://", "https://")):
-        message = _("A webhook URL starts with https://")
-        return _overview(request, staff, message=message, status=422)
-    with app_state(request).db.write() as db:
-        _hook, secret = webhook_service.create_webhook(db, url[:2000], [], staff.actor)
+    state = app_state(request)
+    try:
+        hook_url = check_new(values.get("url", "").strip(), Networks.from_settings(state.settings))
+    except UrlRefused as refused:
+        return _overview(request, staff, message=str(refused), status=422)
+    with state.db.write() as db:
+        _hook, secret = webhook_service.create_webhook(db, hook_url, [], staff.actor)
     return _overview(request, staff, shown={"what": _("Webhook signing secret"), "secret": secret})
 
 

@@ -9,34 +9,45 @@ import io
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from takedown.actions.figures import delivery_figures
+from takedown.api.clients import request_client
 from takedown.api.errors import ApiError
-from takedown.api.routes.cases import CONTACT_ROLES
 from takedown.api.routes.cybertip import ncmec_client, reporter_settings
 from takedown.api.state import AppState, app_state
-from takedown.audit.log import record
-from takedown.auth.accounts import check_totp
-from takedown.auth.secrets import check_password
+from takedown.audit.log import SYSTEM, record
+from takedown.auth import access, throttle
+from takedown.auth.access import Resource
+from takedown.auth.accounts import check_totp, create_user_token
+from takedown.auth.scopes import Role
+from takedown.auth.secrets import verify_login
 from takedown.cases import machine
 from takedown.cases.machine import Refused, Reviewer
-from takedown.cases.vocabulary import AppealOutcome, Category, Outcome, Priority, StaffRole
+from takedown.cases.vocabulary import (
+    DECIDING_ROLES,
+    AppealOutcome,
+    Category,
+    Outcome,
+    Priority,
+    StaffRole,
+)
 from takedown.legal.ncmec import NcmecError
 from takedown.legal.transparency import to_csv
 from takedown.service import cases as case_service
 from takedown.service import cybertip
+from takedown.service.access import may_see_media
 from takedown.service.copies import copies_in
 from takedown.service.transparency import transparency
 from takedown.store.models import (
     Case,
     CaseClock,
-    CaseContent,
-    Content,
     CyberTipReport,
     Report,
     User,
@@ -44,7 +55,7 @@ from takedown.store.models import (
 )
 from takedown.web import media as review_media
 from takedown.web.charts import ClockFigures, count_bars, duration_histogram
-from takedown.web.session import FORM_COOKIE, StaffSession, same
+from takedown.web.session import FORM_COOKIE, StaffSession, same, secret_key
 from takedown.web.templating import _, render, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -75,6 +86,15 @@ class Staff:
     @property
     def actor(self) -> str:
         return f"user:{self.user.id}"
+
+    def may(self, resource: str) -> bool:
+        """For the pages: what ``auth.access`` lets this person reach (links and buttons)."""
+        return access.allowed(self.access_role, Resource(resource))
+
+    @property
+    def access_role(self) -> Role:
+        """The role as the access rules (``auth.access``) name it: the API asks the same."""
+        return Role(self.role.value)
 
 
 def _staff(request: Request) -> Staff | None:
@@ -116,6 +136,9 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
+    """Sign in. Every attempt costs one argon2 check, whether or not the email has an account
+    (a random password's hash stands in), so timing tells nothing; lock-outs are per account
+    and address, per address, and per account (``auth.throttle``)."""
     state = app_state(request)
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
@@ -131,27 +154,28 @@ async def login(request: Request) -> Response:
     password = values.get("password", "")
     now = state.now()
     refused = _("Wrong email or password, or the account is locked for a while.")
+    secret = secret_key(state.settings.secret_key, state.settings.home)
+    keys = throttle.Keys.of(secret, email, request_client(request))
+    limits = throttle.Limits.of(state.settings)
     with state.db.write() as db:
         user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
-        if user is None or user.disabled:
-            check_password("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$invalid", password)
-            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
-        if user.locked_until is not None and user.locked_until > now:
-            record(db, f"user:{user.id}", "login.refused_locked", f"user:{user.id}", {})
-            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
-        if not check_password(user.password_hash, password) or not check_totp(
-            user, values.get("code", "")
-        ):
-            user.failed_logins += 1
-            if user.failed_logins >= state.settings.login_max_failures:
-                user.locked_until = now + timedelta(seconds=state.settings.login_lockout_s)
-                user.failed_logins = 0
-                record(db, f"user:{user.id}", "login.locked", f"user:{user.id}", {})
-            else:
+        attempt = throttle.begin(db, keys, now, limits)
+        for scope in attempt.locked:
+            if user is not None or scope is throttle.Scope.SOURCE:
+                subject = f"user:{user.id}" if user is not None else "login"
+                record(db, SYSTEM, "login.locked", subject, {"by": scope.value})
+    usable = user is not None and not user.disabled and attempt.refused is None
+    # the slow check runs outside any transaction (its failure is counted already)
+    right = await run_in_threadpool(
+        verify_login, user.password_hash if usable and user else None, password
+    )
+    if not (usable and right and user and check_totp(user, values.get("code", ""))):
+        if user is not None and attempt.refused is None:
+            with state.db.write() as db:
                 record(db, f"user:{user.id}", "login.failed", f"user:{user.id}", {})
-            return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
-        user.failed_logins = 0
-        user.locked_until = None
+        return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
+    with state.db.write() as db:
+        throttle.succeeded(db, attempt, now)
         record(db, f"user:{user.id}", "login", f"user:{user.id}", {})
         user_id, epoch = user.id, user.session_epoch
     response = RedirectResponse("/console", status_code=303)
@@ -210,12 +234,13 @@ def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dic
     return {
         "case": found.case,
         "reports": found.reports,
+        "questions": found.questions,
         "items": found.items,
         "clocks": found.clocks,
         "decisions": found.decisions,
         "appeals": found.appeals,
         "history": found.history,
-        "show_contact": staff.role in CONTACT_ROLES,
+        "show_contact": access.allowed(staff.access_role, Resource.REPORTER_CONTACT),
         "media_enabled": bool(state.settings.media_url_template),
     }
 
@@ -242,41 +267,24 @@ def caserender(request: Request, case_id: int, revealed: str = "", error: str = 
             )
         record(db, staff.actor, "case.view", f"case:{case.id}", {})
         context = _case_context(state, db, case, staff)
+        shown = state.sessions.revealed(staff.session, revealed, case.id)
+        if shown is not None and not may_see_media(db, staff.access_role, shown, case.id):
+            shown = None
     wellness = {"blur": 24, "grayscale": True, "autoplay": False, **(staff.user.wellness or {})}
     return render(
         request,
         "console/case.html",
         {
             "staff": staff,
-            "revealed": revealed,
+            "revealed": shown,
             "error": error,
             "wellness": wellness,
             "reasons": REASON_TEMPLATES,
             "categories": [c.value for c in Category],
-            "can_decide": staff.role
-            in {
-                StaffRole.REVIEWER,
-                StaffRole.SENIOR_REVIEWER,
-                StaffRole.CHILD_SAFETY_SPECIALIST,
-                StaffRole.ADMIN,
-            },
+            "can_decide": staff.role in DECIDING_ROLES,
             **context,
         },
     )
-
-
-def _content_in_visible_case(db: Session, content_id: str, staff: Staff) -> Content | None:
-    rows = db.execute(
-        select(Content, Case)
-        .join(CaseContent, CaseContent.content_pk == Content.id)
-        .join(Case, Case.id == CaseContent.case_id)
-        .where(Content.content_id == content_id)
-    ).all()
-    for content, case in rows:
-        if machine.can_view(staff.role, Priority(case.priority)):
-            found: Content = content
-            return found
-    return None
 
 
 @router.post("/cases/{case_id}/reveal/{content_id}")
@@ -287,12 +295,15 @@ async def reveal(request: Request, case_id: int, content_id: str) -> Response:
         return _login_redirect()
     if await _checked_form(request, staff) is None:
         return _forbidden(request, staff, _("The form expired; reload the page."))
-    with app_state(request).db.write() as db:
-        if _content_in_visible_case(db, content_id, staff) is None:
+    state = app_state(request)
+    with state.db.write() as db:
+        if not may_see_media(db, staff.access_role, content_id, case_id):
             return _forbidden(request, staff, _("You may not see this item."))
         record(db, staff.actor, "media.reveal", f"case:{case_id}", {"content": content_id})
+    ticket = state.sessions.reveal_ticket(staff.session, case_id, content_id)
+    query = urlencode({"revealed": ticket})
     return RedirectResponse(
-        f"/console/cases/{case_id}?revealed={content_id}#item-{content_id}", status_code=303
+        f"/console/cases/{case_id}?{query}#item-{quote(content_id, safe='')}", status_code=303
     )
 
 
@@ -304,7 +315,8 @@ def media(request: Request, content_id: str) -> Response:
         return Response(status_code=401)
     state = app_state(request)
     with state.db.write() as db:
-        if _content_in_visible_case(db, content_id, staff) is None:
+        if not may_see_media(db, staff.access_role, content_id):
+            record(db, staff.actor, "media.view_refused", f"content:{content_id}", {})
             return Response(status_code=403)
         record(db, staff.actor, "media.view", f"content:{content_id}", {})
     found = review_media.review_media(state.settings, state.evidence, content_id)
@@ -325,6 +337,8 @@ async def decide(request: Request, case_id: int) -> Response:
     values = await _checked_form(request, staff)
     if values is None:
         return _forbidden(request, staff, _("The form expired; reload the page."))
+    if staff.role not in DECIDING_ROLES:  # the API's cases:decide scope, by the same roles
+        return _forbidden(request, staff, _("Your role does not decide cases."))
     state = app_state(request)
     template = dict(REASON_TEMPLATES).get(values.get("template", ""), "")
     note = (values.get("note", "").strip() or template)[:5000]
@@ -347,6 +361,7 @@ async def decide(request: Request, case_id: int) -> Response:
             else:
                 outcome = Outcome(values.get("outcome", ""))
                 category = values.get("category") or None
+                asking = outcome is Outcome.NEED_MORE_INFO
                 case_service.decide(
                     db,
                     case_id,
@@ -357,6 +372,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     find_copies=copies_in(state.index),
                     policy=state.policy,
                     now=state.now(),
+                    ask=(values.get("report_id") or None) if asking else None,
                 )
     except Refused as refused:
         return RedirectResponse(f"/console/cases/{case_id}?error={refused.code}", status_code=303)
@@ -387,7 +403,29 @@ async def wellness_settings(request: Request) -> Response:
             "grayscale": values.get("grayscale") == "on",
             "autoplay": values.get("autoplay") == "on",
         }
-    return RedirectResponse(values.get("back", "/console") or "/console", status_code=303)
+    return RedirectResponse(local_console_path(values.get("back", "")), status_code=303)
+
+
+@router.get("/token", response_class=HTMLResponse)
+def token_page(request: Request) -> Response:
+    """Where a person takes their own API token (the API mints none for anybody)."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    return render(request, "console/token.html", {"staff": staff, "secret": ""})
+
+
+@router.post("/token", response_class=HTMLResponse)
+async def create_own_token(request: Request) -> Response:
+    """A token for the signed-in person, with their role's scopes; shown once, audited."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    if await _checked_form(request, staff) is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    with app_state(request).db.write() as db:
+        _row, secret = create_user_token(db, staff.user.email, actor=staff.actor)
+    return render(request, "console/token.html", {"staff": staff, "secret": secret})
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -402,6 +440,7 @@ def dashboard(request: Request, days: int = 30) -> Response:
         clocks = list(db.execute(select(CaseClock).where(CaseClock.started_at >= since)).scalars())
         cases = list(db.execute(select(Case).where(Case.created_at >= since)).scalars())
         reports = list(db.execute(select(Report).where(Report.created_at >= since)).scalars())
+        delivery = delivery_figures(db, since, utcnow())
     figures = []
     for kind, label in (
         ("restrict", _("Time to restrict")),
@@ -437,8 +476,25 @@ def dashboard(request: Request, days: int = 30) -> Response:
             "sources_svg": count_bars(dict(by_source)),
             "case_count": len(cases),
             "report_count": len(reports),
+            "delivery": delivery,
         },
     )
+
+
+def local_console_path(back: str) -> str:
+    """Where a form may send the person back to: a console page of this site, never another
+    site (``//evil.example``, ``/\\evil.example``, ``https://...``)."""
+    parts = urlsplit(back)
+    path = parts.path
+    if (
+        parts.scheme
+        or parts.netloc
+        or not (path == "/console" or path.startswith("/console/"))
+        or "\\" in back
+        or any(ord(ch) < 0x20 for ch in back)
+    ):
+        return "/console"
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def due_epoch(moment: datetime | None) -> float | None:
@@ -487,7 +543,7 @@ def cybertiplinerender(request: Request, error: str = "") -> Response:
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
-    if staff.role not in (StaffRole.LEGAL, StaffRole.CHILD_SAFETY_SPECIALIST):
+    if not access.allowed(staff.access_role, Resource.CYBERTIP_VIEW):
         return _forbidden(request, staff, _("The CyberTipline queue is for legal staff."))
     with app_state(request).db.read() as db:
         tips = list(db.execute(select(CyberTipReport).order_by(CyberTipReport.id)).scalars())
@@ -500,7 +556,9 @@ async def approve_tip(request: Request, tip_id: int) -> Response:
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
-    if await _checked_form(request, staff) is None or staff.role is not StaffRole.LEGAL:
+    if await _checked_form(request, staff) is None or not access.allowed(
+        staff.access_role, Resource.CYBERTIP_FILE
+    ):
         return _forbidden(request, staff, _("Only legal staff approve CyberTipline reports."))
     state = app_state(request)
     try:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from takedown.api.report_limits import admit_report
 from takedown.api.state import app_state, public_base
 from takedown.cases.machine import Refused
 from takedown.cases.validation import FieldProblem, ReportDraft, validate
@@ -53,7 +54,8 @@ STATUS_TEXT = {
     "need_more_information": _("The reviewer has a question for you (below)."),
     "removed": _("The content was removed, with the copies we found. Re-uploads are blocked."),
     "no_violation_found": _("The reviewers did not find that the content breaks the rules."),
-    "in_appeal": _("Your appeal is with a reviewer who took no part in the first decision."),
+    # said without "your": the appeal may be another reporter's or the uploader's
+    "in_appeal": _("The decision is being looked at again by a reviewer who took no part in it."),
 }
 
 
@@ -148,10 +150,6 @@ async def report_submit(request: Request) -> Response:
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
         return _error(request, 403, _("This form expired. Reload the page and send it again."))
-    if not state.limiter.allow(request.client.host if request.client else "unknown"):
-        return _error(
-            request, 429, _("Too many reports came from here. Wait a minute, then retry.")
-        )
     choices = [
         ("category", Category, Category.OTHER),
         ("minor_depicted", MinorDepicted, MinorDepicted.NO),
@@ -182,6 +180,10 @@ async def report_submit(request: Request) -> Response:
     problems = unchosen + hash_problems + validate(draft)
     if problems:
         return _form(request, values, problems, 422, own_copy)
+    if not (await admit_report(request, draft, own_copy.signals)).admitted:
+        return _error(
+            request, 429, _("Too many reports came from here. Wait a minute, then retry.")
+        )
     now = state.now()
     accepted = await run_in_threadpool(
         accept_report,
@@ -225,7 +227,9 @@ def statusrender(request: Request, token: str) -> Response:
 
 @router.post("/status/{token}", response_class=HTMLResponse)
 async def status_action(request: Request, token: str) -> Response:
-    """The reporter answers a question or appeals a dismissal."""
+    """The reporter answers the question asked of their own report (an answer from a reporter
+    asked nothing is refused, and the page simply shows the status again) or appeals a
+    dismissal."""
     state = app_state(request)
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}

@@ -7,6 +7,7 @@ import gettext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
@@ -33,6 +34,17 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _segment(value: object) -> str:
+    """One URL path segment: every id placed in a URL goes through this (``/``, ``?``, ``#``
+    and ``..`` cannot steer a link or a form to another route)."""
+    text = str(value)
+    if text.strip(".") == "":
+        # a segment of dots is a dot segment even percent-encoded (the URL standard decodes
+        # %2E first): encode it twice, so that it names nothing rather than the parent
+        return quote(quote(text, safe="").replace(".", "%2E"), safe="")
+    return quote(text, safe="")
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
@@ -46,6 +58,7 @@ _env.install_gettext_translations(_translations(), newstyle=True)  # type: ignor
 templates = Jinja2Templates(env=_env)
 templates.env.filters["duration"] = _duration
 templates.env.filters["when"] = _when
+templates.env.filters["segment"] = _segment
 _ = _translations().gettext
 
 

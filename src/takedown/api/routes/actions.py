@@ -7,6 +7,9 @@ from sqlalchemy import select
 
 from takedown.actions import delivery as delivery_service
 from takedown.actions import webhooks as webhook_service
+from takedown.actions.acknowledge import acknowledge, by_fetch
+from takedown.actions.addresses import Networks, UrlRefused, check_new
+from takedown.actions.breaker import Circuit, CircuitState
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import after, payload
 from takedown.api.errors import ApiError
@@ -16,7 +19,7 @@ from takedown.api.state import app_state
 from takedown.audit.log import record
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Scope
-from takedown.store.models import Action, Delivery, Webhook
+from takedown.store.models import Action, Delivery, Webhook, utcnow
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
@@ -29,16 +32,28 @@ def list_actions(
     principal: Principal = Depends(require(Scope.ACTIONS_READ)),
 ) -> ActionsPage:
     """Actions in the order they were decided; pass the last ``cursor`` as ``after`` to get
-    only newer ones (an alternative, or a backstop, to webhooks)."""
-    with app_state(request).db.read() as session:
+    only newer ones (an alternative, or a backstop, to webhooks). A platform key's fetch
+    acknowledges the actions it returns (a restriction fetched meets the restrict clock)."""
+    state = app_state(request)
+    db = state.db
+    with db.read() as session:
         rows = after(session, after_cursor, limit)
-        return ActionsPage(
+        page = ActionsPage(
             actions=[ActionOut.model_validate(payload(a)) for a in rows],
             next_cursor=rows[-1].id if rows else after_cursor,
         )
+    fresh = [a.id for a in rows if a.acknowledged_at is None]
+    if fresh and principal.user_id is None:  # the platform's integration, not a person
+        with db.write() as session:
+            actions = session.execute(
+                select(Action).where(Action.id.in_(fresh)).with_for_update()
+            ).scalars()
+            acknowledge(session, actions, by_fetch(principal.key_id), state.now())
+    return page
 
 
 def _webhook_out(hook: Webhook, secret: str | None = None) -> WebhookOut:
+    circuit = Circuit(hook.consecutive_failures, hook.circuit_open_until)
     return WebhookOut(
         id=hook.id,
         url=hook.url,
@@ -46,6 +61,9 @@ def _webhook_out(hook: Webhook, secret: str | None = None) -> WebhookOut:
         enabled=hook.enabled,
         created_at=hook.created_at,
         secret=secret,
+        circuit=circuit.state(utcnow()).value,
+        consecutive_failures=hook.consecutive_failures,
+        circuit_open_until=hook.circuit_open_until,
     )
 
 
@@ -55,10 +73,16 @@ def create_webhook(
     request: Request,
     principal: Principal = Depends(require(Scope.WEBHOOKS_WRITE)),
 ) -> WebhookOut:
-    """Register a receiver; the signing secret is in this answer only."""
-    with app_state(request).db.write() as session:
+    """Register a receiver (http or https, outside ``webhook_deny_networks``: else 422
+    ``invalid_webhook_url``); the signing secret is in this answer only."""
+    state = app_state(request)
+    try:
+        checked = check_new(body.url, Networks.from_settings(state.settings))
+    except UrlRefused as refused:
+        raise ApiError(422, "invalid_webhook_url", str(refused)) from None
+    with state.db.write() as session:
         hook, secret = webhook_service.create_webhook(
-            session, body.url, [ActionKind(k) for k in body.kinds], principal.actor
+            session, checked, [ActionKind(k) for k in body.kinds], principal.actor
         )
         return _webhook_out(hook, secret)
 
@@ -95,6 +119,11 @@ def list_deliveries(
 ) -> list[DeliveryOut]:
     """The delivery log, newest first."""
     with app_state(request).db.read() as session:
+        hook = session.get(Webhook, webhook_id)
+        held = hook is not None and (
+            Circuit(hook.consecutive_failures, hook.circuit_open_until).state(utcnow())
+            is not CircuitState.CLOSED
+        )
         query = (
             select(Delivery, Action)
             .join(Action, Action.id == Delivery.action_id)
@@ -115,6 +144,7 @@ def list_deliveries(
                 last_status=d.last_status,
                 last_error=d.last_error,
                 delivered_at=d.delivered_at,
+                held_by_circuit=held and d.status == "pending",
             )
             for d, a in session.execute(query).all()
         ]

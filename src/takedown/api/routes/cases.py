@@ -22,9 +22,11 @@ from takedown.api.schemas import (
 from takedown.api.security import require
 from takedown.api.state import app_state
 from takedown.audit.log import record
+from takedown.auth import access
+from takedown.auth.access import Resource
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Scope
-from takedown.cases.machine import Reviewer, can_view
+from takedown.cases.machine import Refused, Reviewer, can_view
 from takedown.cases.vocabulary import (
     AppealOutcome,
     Appellant,
@@ -38,11 +40,10 @@ from takedown.service.copies import copies_in
 from takedown.store.models import (
     Case,
     Decision,
+    ReportQuestion,
 )
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-
-CONTACT_ROLES = frozenset({StaffRole.LEGAL, StaffRole.CHILD_SAFETY_SPECIALIST, StaffRole.ADMIN})
 
 
 def _staff(principal: Principal) -> Reviewer:
@@ -101,7 +102,10 @@ def get_case(
         case = _visible_case(session, case_id, reviewer)
         record(session, principal.actor, "case.view", f"case:{case.id}", {})
         found = case_service.case_file(session, case)
-        show_contact = reviewer.role in CONTACT_ROLES
+        asked = {r.id: r.public_id for r in found.reports}
+        questions = [_question_out(q, asked[q.report_id]) for q in found.questions]
+        open_questions = [q for q in questions if q["open"]]
+        show_contact = access.allowed(principal.role, Resource.REPORTER_CONTACT)
         return {
             "case_id": str(case.id),
             "state": case.state,
@@ -113,7 +117,9 @@ def get_case(
             "unresolved": case.unresolved,
             "escalated": case.escalated,
             "takedown_request": case.takedown_request,
-            "question": case.question,
+            # the open question (one per case at most) and the report it was asked of
+            "question": open_questions[-1]["question"] if open_questions else "",
+            "question_report_id": open_questions[-1]["report_id"] if open_questions else None,
             "created_at": case.created_at.isoformat(),
             "decided_at": case.decided_at.isoformat() if case.decided_at else None,
             "reports": [
@@ -126,7 +132,8 @@ def get_case(
                     "description": r.description,
                     "references": r.references,
                     "trusted_flagger": r.trusted_flagger,
-                    "reply": r.reply,
+                    "reply": _latest_answer(found.questions, r.id),
+                    "questions": [q for q in questions if q["report_id"] == r.public_id],
                     "contact": {"email": r.contact_email, "phone": r.contact_phone}
                     if show_contact
                     else None,
@@ -193,6 +200,27 @@ def get_case(
         }
 
 
+def _question_out(question: ReportQuestion, report_id: str) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "question": question.question,
+        "asked_at": question.asked_at.isoformat(),
+        "answer": question.answer,
+        "answered_at": question.answered_at.isoformat() if question.answered_at else None,
+        "withdrawn_at": question.withdrawn_at.isoformat() if question.withdrawn_at else None,
+        "open": question.answered_at is None and question.withdrawn_at is None,
+    }
+
+
+def _latest_answer(questions: list[ReportQuestion], report_pk: int) -> str:
+    answers = [q.answer for q in questions if q.report_id == report_pk and q.answered_at]
+    return answers[-1] if answers else ""
+
+
+# a decision's refusals that are about the request's fields, not the case's state
+_FIELD_REFUSALS = frozenset({"report_not_in_case", "question_required"})
+
+
 def _decision_out(case: Case, decision: Decision) -> DecisionOut:
     return DecisionOut(
         decision_id=decision.id,
@@ -212,22 +240,35 @@ def decide(
     principal: Principal = Depends(require(Scope.CASES_DECIDE)),
 ) -> DecisionOut:
     """Decide a case. A violation removes the item and every copy and banks it; on a case
-    alleging a minor, a "no violation" needs a second, senior reviewer."""
+    alleging a minor, a "no violation" needs a second, senior reviewer. ``need_more_info``
+    asks one reporter (``report_id``, default the case's first report) the question in
+    ``note``; only that reporter sees and answers it."""
     state = app_state(request)
     reviewer = _staff(principal)
+    outcome = Outcome(body.outcome)
+    if body.report_id is not None and outcome is not Outcome.NEED_MORE_INFO:
+        raise ApiError(
+            422, "report_id_without_question", "report_id is only for outcome need_more_info"
+        )
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
-        decision = case_service.decide(
-            session,
-            case.id,
-            reviewer,
-            Outcome(body.outcome),
-            category=Category(body.category) if body.category else None,
-            note=body.note,
-            find_copies=copies_in(state.index),
-            policy=state.policy,
-            now=state.now(),
-        )
+        try:
+            decision = case_service.decide(
+                session,
+                case.id,
+                reviewer,
+                outcome,
+                category=Category(body.category) if body.category else None,
+                note=body.note,
+                find_copies=copies_in(state.index),
+                policy=state.policy,
+                now=state.now(),
+                ask=body.report_id,
+            )
+        except Refused as refused:
+            if refused.code in _FIELD_REFUSALS:
+                raise ApiError(422, refused.code, refused.message) from None
+            raise
         out = _decision_out(case, decision)
     state.wake.set()
     return out

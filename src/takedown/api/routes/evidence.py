@@ -41,11 +41,13 @@ def read_evidence(
 ) -> Response:
     state = app_state(request)
     with state.db.write() as session:
-        if not may_see_media(session, principal.role, content_id):
+        allowed = may_see_media(session, principal.role, content_id)
+        if not allowed:  # the refusal is recorded: the transaction must commit before the 403
             record(session, principal.actor, "evidence.read_refused", f"content:{content_id}", {})
-            raise ApiError(
-                403, "forbidden", "this item's bytes are open to you only through a case you review"
-            )
+    if not allowed:
+        raise ApiError(
+            403, "forbidden", "this item's bytes are open to you only through a case you review"
+        )
     data = state.evidence.get(content_id)
     if data is None:
         raise ApiError(404, "evidence_not_found", "no evidence is kept for that content")

@@ -16,6 +16,7 @@ from takedown.api.state import app_state
 from takedown.audit import log as audit_log
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Scope
+from takedown.legal.vault import VaultError
 from takedown.store.models import Delivery, utcnow
 
 router = APIRouter(tags=["operations"])
@@ -29,25 +30,53 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready to answer lookups: database reachable and indexes loaded."""
+    """Ready to answer lookups and open evidence: database reachable, indexes loaded, and the
+    evidence vault opens with the master key as configured now (a key file lost or replaced
+    while the service runs shows here at once). Not ready: 503 with the first problem's
+    ``code``; the details (paths, key ids) are for `takedown vault status`, not this public
+    answer."""
     state = app_state(request)
     try:
         state.db.ping()
         database = "ok"
     except Exception:
         database = "unreachable"
-    ready = database == "ok" and state.index.ready
-    body = {
-        "status": "ready" if ready else "not_ready",
+    try:
+        state.evidence.refresh()
+        vault = "ok"
+    except VaultError as exc:
+        vault = exc.code
+    problems = [
+        (code, message)
+        for failed, code, message in (
+            (database != "ok", "database_unreachable", "the database does not answer"),
+            (not state.index.ready, "indexes_loading", "the match indexes are still loading"),
+            (
+                vault != "ok",
+                vault,
+                "the evidence vault does not open with the configured master key; "
+                "run `takedown vault status` on the server",
+            ),
+        )
+        if failed
+    ]
+    body: dict[str, object] = {
+        "status": "not_ready" if problems else "ready",
         "database": database,
         "indexes": "loaded" if state.index.ready else "loading",
         "index_entries": state.index.sizes() if state.index.ready else {},
+        "vault": vault,
     }
-    return JSONResponse(body, status_code=200 if ready else 503)
+    if problems:
+        body["code"], body["message"] = problems[0]
+    return JSONResponse(body, status_code=503 if problems else 200)
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(request: Request) -> Response:
+def metrics(request: Request, principal: Principal = Depends(require(Scope.METRICS))) -> Response:
+    """Prometheus metrics, for a key with the ``metrics`` scope (Prometheus sends it as a
+    bearer token: ``authorization: {credentials_file: ...}`` in the scrape config). Not
+    public: queue depths, index sizes and per-route traffic tell an outsider too much."""
     state = app_state(request)
     for name, size in state.index.sizes().items():
         state.metrics.index_size.labels(name).set(size)

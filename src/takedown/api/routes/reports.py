@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from takedown.api.clients import request_client
 from takedown.api.errors import ApiError
+from takedown.api.report_limits import admit_report
 from takedown.api.schemas import (
     AppealIn,
     MessageIn,
@@ -17,10 +22,12 @@ from takedown.api.schemas import (
 from takedown.api.security import optional_principal
 from takedown.api.state import AppState, app_state, public_base
 from takedown.auth.scopes import Scope, allows
-from takedown.cases.validation import ReportDraft
+from takedown.cases.validation import ReportDraft, validate
 from takedown.cases.vocabulary import Appellant, Category, MinorDepicted, Relationship
 from takedown.service import cases as case_service
+from takedown.service.idempotency import BadKey, InProgress, Replay, Reused, Ticket
 from takedown.service.intake import BadHash, ReportedHash, accept_report, report_signals
+from takedown.service.reports import Accepted, ReportInvalid
 from takedown.signals import AnySignal
 from takedown.web.media import capture
 
@@ -60,38 +67,117 @@ def _hash_signals(body: ReportIn) -> list[AnySignal]:
         ) from None
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _ticket(state: AppState, caller: str, key: str, body: ReportIn) -> Ticket:
+    try:
+        return state.replays.ticket(caller, key, body.model_dump_json().encode())
+    except BadKey as bad:
+        raise ApiError(422, "invalid_idempotency_key", str(bad)) from None
 
 
-@router.post("", response_model=ReportAccepted, status_code=201)
+async def _claim(state: AppState, ticket: Ticket) -> ReportAccepted | None:
+    """The first answer when this is a retry of a stored report; None when it is new."""
+    claim = await run_in_threadpool(state.replays.claim, state.db, ticket, state.now())
+    if isinstance(claim, Replay):
+        return ReportAccepted.model_validate_json(claim.answer)
+    if isinstance(claim, Reused):
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was sent with a different report; use a new key",
+        )
+    if isinstance(claim, InProgress):
+        raise ApiError(
+            409,
+            "idempotency_key_in_progress",
+            "a report with this Idempotency-Key is being stored; retry in a few seconds",
+        )
+    return None
+
+
+@router.post(
+    "",
+    response_model=ReportAccepted,
+    status_code=201,
+    responses={
+        409: {"description": "A report with this Idempotency-Key is still being stored."},
+        422: {"description": "Invalid report, or an Idempotency-Key reused with another body."},
+        429: {"description": "Too many reports from this client, or from everyone just now."},
+    },
+)
 async def submit_report(
-    body: ReportIn, request: Request, background: BackgroundTasks
+    body: ReportIn,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any unique string (a UUID): a retry with the same key and body within "
+            "24 h gets the first answer (header `Idempotent-Replayed: true`), not a second "
+            "report.",
+        ),
+    ] = None,
 ) -> ReportAccepted:
     """Report content, with no account. A report of a minor in sexual content, or of known
-    child-abuse material, restricts the content in this same request."""
+    child-abuse material, restricts the content in this same request. Rate limits count only
+    accepted reports, and a P0 report is never refused because of other people's reports."""
     state = app_state(request)
     principal = await optional_principal(request)
     trusted = principal is not None and allows(principal.scopes, Scope.TRUSTED_FLAGGER)
-    if not trusted and not state.limiter.allow(_client(request)):
-        raise ApiError(429, "too_many_requests", "too many reports from here; try again shortly")
     signals = _hash_signals(body)
     draft = _draft(body)
-    now = state.now()
-    accepted = await run_in_threadpool(
-        accept_report,
-        state.db,
-        state.index,
-        state.policy,
-        draft,
-        signals,
-        trusted_flagger=trusted,
-        reporter_key_id=principal.key_id if principal else None,
-        now=now,
-    )
+    problems = validate(draft)
+    if problems:
+        raise ReportInvalid(problems)  # before any budget is charged or key claimed
+    ticket = None
+    if idempotency_key is not None:
+        # a key is the caller's own: their API key's, else their (hashed) address's
+        caller = (
+            f"key:{principal.key_id}"
+            if principal
+            else state.limiter.client_key(request_client(request))
+        )
+        ticket = _ticket(state, caller, idempotency_key, body)
+        replayed = await _claim(state, ticket)
+        if replayed is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return replayed
+    try:
+        if not trusted and not (await admit_report(request, draft, signals)).admitted:
+            raise ApiError(
+                429, "too_many_requests", "too many reports from here; try again shortly"
+            )
+        now = state.now()
+        accepted = await run_in_threadpool(
+            accept_report,
+            state.db,
+            state.index,
+            state.policy,
+            draft,
+            signals,
+            trusted_flagger=trusted,
+            reporter_key_id=principal.key_id if principal else None,
+            now=now,
+        )
+    except Exception:  # nothing stored: the key is free again (a crash leaves the claim)
+        if ticket is not None:
+            await run_in_threadpool(state.replays.release, state.db, ticket)
+        raise
     state.wake.set()  # a restriction goes out now, not at the next poll
     if accepted.content_ids and state.settings.media_url_template:
         background.add_task(capture, state.settings, state.evidence, list(accepted.content_ids))
+    answer = _answer(request, draft, accepted, now)
+    if ticket is not None:
+        await run_in_threadpool(
+            state.replays.complete, state.db, ticket, accepted.report_id, answer.model_dump_json()
+        )
+    return answer
+
+
+def _answer(
+    request: Request, draft: ReportDraft, accepted: Accepted, now: datetime
+) -> ReportAccepted:
     status_url = f"{public_base(request)}/v1/reports/status/{accepted.status_token}"
     return ReportAccepted(
         report_id=accepted.report_id,
@@ -137,7 +223,9 @@ def report_status(token: str, request: Request) -> ReportStatusOut:
 
 @router.post("/status/{token}/reply", response_model=ReportStatusOut)
 def reply(token: str, body: MessageIn, request: Request) -> ReportStatusOut:
-    """Answer the reviewer's question (when the status says need_more_information)."""
+    """Answer the reviewer's question to this report (when the status says
+    need_more_information). 409 ``no_question`` when this report was asked nothing: a
+    question to another reporter of the same case is theirs to answer."""
     state = app_state(request)
     with state.db.write() as session:
         try:
