@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser messages run demo test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service clean
+.PHONY: setup browser messages run demo test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service bench-webhooks clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: setup
 
 check: lint test
 
-bench: bench-hashing bench-video bench-accuracy bench-index bench-service
+bench: bench-hashing bench-video bench-accuracy bench-index bench-service bench-webhooks
 	$(PY) benchmarks/update_readme.py
 
 bench-hashing: setup
@@ -59,6 +59,10 @@ bench-index: setup
 bench-service: setup
 	@command -v wrk >/dev/null || { echo "bench-service needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) benchmarks/service.py
+
+# P0 restrictions to a healthy webhook receiver while another receiver is dead.
+bench-webhooks: setup
+	$(PY) benchmarks/webhooks.py
 
 # Extract the pages' strings for translators (catalogs go in src/takedown/web/locale/LANG/).
 messages: setup

@@ -207,6 +207,7 @@ def _umask(mask: int) -> Iterator[None]:
 
 def test_a_new_home_and_database_are_owner_only(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    home.mkdir()  # 0755 here: the usual umask
     with (
         _umask(0o022),
         database_url("sqlite", home) as url,
@@ -221,6 +222,7 @@ def test_a_new_home_and_database_are_owner_only(tmp_path: Path) -> None:
 
 def test_looser_modes_are_tightened_on_start(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    home.mkdir()
     with _umask(0o022), database_url("sqlite", home) as url:
         (home / "secret_key").write_text("s" * 64)
         for name in ("takedown.db", "secret_key"):
@@ -278,6 +280,8 @@ class Site:
         self.base = base
         self.db = db
         self.outside: list[str] = []
+        self.unguarded: list[str] = []
+        """Pages that came without the CSP (a page without one could not report a violation)."""
 
     def context(self, email: str | None = None) -> Any:
         """A browser context that reports CSP violations and reaches nothing but the server."""
@@ -292,6 +296,14 @@ class Site:
                 route.abort()
 
         context.route("**/*", only_the_server)
+
+        def policy_in_force(response: Any) -> None:
+            if response.request.resource_type == "document":
+                policy = response.headers.get("content-security-policy", "")
+                if "script-src 'self'" not in policy:
+                    self.unguarded.append(response.url)
+
+        context.on("response", policy_in_force)
         if email:
             page = context.new_page()
             page.goto(self.base + "/console/login")
@@ -307,6 +319,7 @@ class Site:
         reported = page.evaluate("window.__csp || []") + csp_violations(page)
         assert reported == [], f"{where}: {reported}"
         assert self.outside == [], f"{where}: requests left the server: {self.outside}"
+        assert self.unguarded == [], f"{where}: pages without the CSP: {self.unguarded}"
 
 
 @pytest.fixture

@@ -39,16 +39,18 @@ def by_fetch(key_id: int) -> str:
 
 def acknowledge(session: Session, actions: Iterable[Action], via: str, now: datetime) -> int:
     """Mark the actions not yet acknowledged as acknowledged now, ``via`` a webhook or a
-    fetch, and meet the restrict clocks this completes. Returns how many were new."""
+    fetch, and meet the restrict clocks this completes. Returns how many were new.
+
+    Meeting a clock writes the audit log, whose lock (:func:`~takedown.store.db.serialize`)
+    must be a transaction's first lock, as in report intake: a caller acknowledging a
+    restriction or removal takes it before it reads or changes any action row."""
     fresh = [a for a in actions if a.acknowledged_at is None]
     for action in fresh:
         action.acknowledged_at = now
         action.acknowledged_via = via
     content_ids = sorted({a.content_id for a in fresh if a.kind in RESTRICTING and a.content_id})
     if content_ids:
-        # the audit log's lock before any clock row, in the order every writer takes them
-        # (report intake holds it while it meets clocks): otherwise the two can deadlock
-        serialize(session)
+        serialize(session)  # taken already by a careful caller; a no-op then
         session.flush()
         cases = session.execute(
             select(CaseContent.case_id)
@@ -63,7 +65,8 @@ def acknowledge(session: Session, actions: Iterable[Action], via: str, now: date
 def meet_restrict_clock(session: Session, case_ids: Sequence[int], via: str, now: datetime) -> None:
     """Meet the running restrict clock of each case whose restriction the platform has."""
     for clock in session.execute(
-        select(CaseClock).where(
+        select(CaseClock)
+        .where(
             CaseClock.case_id.in_(case_ids),
             CaseClock.kind == ClockKind.RESTRICT.value,
             CaseClock.met_at.is_(None),

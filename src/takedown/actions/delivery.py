@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,13 +27,13 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from takedown.actions.acknowledge import acknowledge, by_webhook
+from takedown.actions.acknowledge import RESTRICTING, acknowledge, by_webhook
 from takedown.actions.addresses import Networks, UrlRefused, target
 from takedown.actions.breaker import Breaker, Circuit, CircuitState, after_attempt, held_for_probe
 from takedown.actions.outbox import body
 from takedown.actions.signing import ACTION_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 from takedown.audit.log import SYSTEM, record
-from takedown.store.db import Database
+from takedown.store.db import Database, serialize
 from takedown.store.models import Action, Delivery, DeliveryAttempt, Webhook, utcnow
 
 log = logging.getLogger("takedown.delivery")
@@ -238,43 +238,70 @@ def send(client: httpx.Client, claim: Claim, policy: RetryPolicy, networks: Netw
 
 
 def settle(
-    db: Database, claim: Claim, outcome: Outcome, policy: RetryPolicy, breaker: Breaker
+    db: Database,
+    settled: Sequence[tuple[Claim, Outcome]],
+    policy: RetryPolicy,
+    breaker: Breaker,
 ) -> None:
-    """Record the attempt; a 2xx delivers and acknowledges the action, a failure schedules a
-    retry (or gives up); either moves the webhook's circuit breaker."""
+    """Record attempts, in one transaction (a SQLite writer's turn is precious: a burst of
+    deliveries costs one, not one each). A 2xx delivers and acknowledges the action, a
+    failure schedules a retry (or gives up); each moves its webhook's circuit breaker, the
+    webhooks locked last and in id order, as :func:`claim` locks them."""
     with db.write() as session:
-        delivery = session.get(Delivery, claim.delivery_id)
-        if delivery is None or delivery.status != PENDING:
-            return
+        if any(not outcome.error and item.kind in RESTRICTING for item, outcome in settled):
+            serialize(session)  # first: acknowledging it may meet a clock (see acknowledge)
         now = utcnow()
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        delivery.last_status = outcome.status
-        delivery.last_error = outcome.error
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                at=now,
-                status=outcome.status,
-                error=outcome.error,
-                duration_ms=outcome.took_ms,
-            )
+        moves: dict[int, list[bool]] = {}
+        for item, outcome in settled:
+            ok = _record(session, db, item, outcome, policy, now)
+            if ok is not None:
+                moves.setdefault(item.webhook_id, []).append(ok)
+        for hook_id in sorted(moves):
+            hook = session.get(Webhook, hook_id, with_for_update=_row_lock(db))
+            if hook is not None:
+                for ok in moves[hook_id]:
+                    _move_breaker(session, hook, ok, breaker, now)
+
+
+def _record(
+    session: Session,
+    db: Database,
+    claim: Claim,
+    outcome: Outcome,
+    policy: RetryPolicy,
+    now: datetime,
+) -> bool | None:
+    """One attempt into the delivery log; whether it succeeded, or None when the delivery
+    was settled already (another worker's retry after this claim's lease expired)."""
+    delivery = session.get(Delivery, claim.delivery_id)
+    if delivery is None or delivery.status != PENDING:
+        return None
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status = outcome.status
+    delivery.last_error = outcome.error
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            at=now,
+            status=outcome.status,
+            error=outcome.error,
+            duration_ms=outcome.took_ms,
         )
-        ok = not outcome.error
-        if ok:
-            delivery.status = DELIVERED
-            delivery.delivered_at = now
-            action = session.get(Action, claim.action_id, with_for_update=not db.is_sqlite)
-            if action is not None:
-                acknowledge(session, [action], by_webhook(claim.webhook_id), now)
-        elif now - claim.action_created > timedelta(hours=policy.give_up_h):
-            delivery.status = FAILED
-            log.warning("webhook delivery gave up", extra={"delivery": delivery.id})
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=policy.delay(delivery.attempts))
-        hook = session.get(Webhook, claim.webhook_id, with_for_update=_row_lock(db))
-        if hook is not None:
-            _move_breaker(session, hook, ok, breaker, now)
+    )
+    ok = not outcome.error
+    if ok:
+        delivery.status = DELIVERED
+        delivery.delivered_at = now
+        action = session.get(Action, claim.action_id)
+        if action is not None:
+            acknowledge(session, [action], by_webhook(claim.webhook_id), now)
+    elif now - claim.action_created > timedelta(hours=policy.give_up_h):
+        delivery.status = FAILED
+        log.warning("webhook delivery gave up", extra={"delivery": delivery.id})
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=policy.delay(delivery.attempts))
+    return ok
 
 
 def _move_breaker(

@@ -29,6 +29,7 @@ from takedown.store.models import Webhook
 log = logging.getLogger("takedown.delivery")
 
 LANE_REFRESH_S = 1.0  # how often an idle dispatcher looks for new webhooks to open lanes for
+SETTLE_BATCH = 200  # outcomes recorded in one transaction at most
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -97,8 +98,8 @@ class Lane:
             try:
                 self._deliver(self._client, item)
             except Exception:
-                # a database hiccup while settling: the claim expires and is retried
-                log.exception("webhook delivery could not be settled; it will be retried")
+                # an unexpected error: the claim expires and the delivery is retried
+                log.exception("webhook delivery failed unexpectedly; it will be retried")
             finally:
                 with self._lock:
                     self._busy -= 1
@@ -118,6 +119,8 @@ class Dispatcher:
         self._lanes: dict[int, Lane] = {}
         # made once (loading the CA bundle takes a while), not when a first P0 is waiting
         self._tls = httpx.create_ssl_context()
+        self._settled: queue.SimpleQueue[tuple[Claim, Outcome] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._settle_forever, name="webhook-settle", daemon=True).start()
 
     def open_lanes(self) -> None:
         """A lane for every enabled webhook, ready before the first P0 restriction needs one."""
@@ -148,14 +151,43 @@ class Dispatcher:
         started = time.perf_counter()
         outcome = send(client, item, self.policy, self.networks)
         took = int((time.perf_counter() - started) * 1000)
-        settle(
-            self.db, item, Outcome(outcome.status, outcome.error, took), self.policy, self.breaker
-        )
+        self._settled.put((item, Outcome(outcome.status, outcome.error, took)))
+
+    def _settle_forever(self) -> None:
+        """Record outcomes as they come, every outcome waiting at that moment in one
+        transaction; if that fails, one at a time, so one bad row costs only itself. An
+        outcome never recorded (a crash, the database down) leaves its claim to expire: the
+        delivery is sent again under the same key."""
+        while True:
+            first = self._settled.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < SETTLE_BATCH:
+                try:
+                    more = self._settled.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._settled.put(None)
+                    break
+                batch.append(more)
+            try:
+                settle(self.db, batch, self.policy, self.breaker)
+            except Exception:
+                for one in batch:
+                    try:
+                        settle(self.db, [one], self.policy, self.breaker)
+                    except Exception:
+                        log.exception(
+                            "a webhook delivery could not be recorded; it will be retried"
+                        )
 
     def close(self) -> None:
         for lane in self._lanes.values():
             lane.close()
         self._lanes = {}
+        self._settled.put(None)
 
 
 def deliver_until(

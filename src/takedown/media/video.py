@@ -75,6 +75,13 @@ def _info(container: Any) -> tuple[Any, VideoInfo]:
     if not container.streams.video:
         raise UnsupportedMedia("the file has no video track")
     stream = container.streams.video[0]
+    if stream.codec_context is None:
+        # FFmpeg found a video track but no decoder for it: its codec is unknown here, or
+        # (far more often) the header that names it is damaged or cut short
+        raise CorruptMedia(
+            "the video track's codec cannot be read or decoded; the file may be damaged or cut "
+            "short"
+        )
     duration: float | None = None
     if stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)

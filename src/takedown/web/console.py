@@ -160,10 +160,11 @@ async def login(request: Request) -> Response:
     with state.db.write() as db:
         user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
         attempt = throttle.begin(db, keys, now, limits)
-        for scope in attempt.locked:
-            if user is not None or scope is throttle.Scope.SOURCE:
-                subject = f"user:{user.id}" if user is not None else "login"
-                record(db, SYSTEM, "login.locked", subject, {"by": scope.value})
+        for scope in attempt.locked:  # an address is no one's; an unknown email has no trail
+            if scope is throttle.Scope.SOURCE:
+                record(db, SYSTEM, "login.locked", "login", {"by": scope.value})
+            elif user is not None:
+                record(db, SYSTEM, "login.locked", f"user:{user.id}", {"by": scope.value})
     usable = user is not None and not user.disabled and attempt.refused is None
     # the slow check runs outside any transaction (its failure is counted already)
     right = await run_in_threadpool(

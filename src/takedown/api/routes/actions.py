@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from takedown.actions import delivery as delivery_service
 from takedown.actions import webhooks as webhook_service
-from takedown.actions.acknowledge import acknowledge, by_fetch
+from takedown.actions.acknowledge import RESTRICTING, acknowledge, by_fetch
 from takedown.actions.addresses import Networks, UrlRefused, check_new
 from takedown.actions.breaker import Circuit, CircuitState
 from takedown.actions.kinds import ActionKind
@@ -19,6 +19,7 @@ from takedown.api.state import app_state
 from takedown.audit.log import record
 from takedown.auth.accounts import Principal
 from takedown.auth.scopes import Scope
+from takedown.store.db import serialize
 from takedown.store.models import Action, Delivery, Webhook, utcnow
 
 router = APIRouter(prefix="/v1", tags=["actions"])
@@ -42,11 +43,13 @@ def list_actions(
             actions=[ActionOut.model_validate(payload(a)) for a in rows],
             next_cursor=rows[-1].id if rows else after_cursor,
         )
-    fresh = [a.id for a in rows if a.acknowledged_at is None]
+    fresh = [a for a in rows if a.acknowledged_at is None]
     if fresh and principal.user_id is None:  # the platform's integration, not a person
         with db.write() as session:
+            if any(a.kind in RESTRICTING for a in fresh):
+                serialize(session)  # first, before any action row (see acknowledge)
             actions = session.execute(
-                select(Action).where(Action.id.in_(fresh)).with_for_update()
+                select(Action).where(Action.id.in_([a.id for a in fresh]))
             ).scalars()
             acknowledge(session, actions, by_fetch(principal.key_id), state.now())
     return page
