@@ -18,6 +18,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,25 @@ def classify(report: dict[str, Any]) -> Outcome:
     return outcome
 
 
+def locked(lock: Path) -> dict[str, str]:
+    """Name -> version of every package pinned in ``lock``."""
+    pins = (line.split(" ", 1)[0] for line in lock.read_text().splitlines())
+    return dict(pin.split("==", 1) for pin in pins if "==" in pin and not pin.startswith("#"))
+
+
+def release_json_status(name: str, version: str) -> str:
+    """What PyPI's per-release JSON API (the one pip-audit asks) answers from here: pip-audit
+    reads any failure there as "not on PyPI", which hides a network that blocks it."""
+    url = f"https://pypi.org/pypi/{name}/{version}/json"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 (a fixed https URL)
+            return f"{url} answers {answer.status}"
+    except urllib.error.HTTPError as exc:
+        return f"{url} answers HTTP {exc.code}"
+    except OSError as exc:
+        return f"{url} cannot be reached: {exc}"
+
+
 def run_pip_audit(service: str, lock: Path) -> Outcome:
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
@@ -92,7 +113,11 @@ def run_pip_audit(service: str, lock: Path) -> Outcome:
         except subprocess.TimeoutExpired:
             return Outcome(unreachable=f"no answer within {TIMEOUT_S} s")
         if report_path.exists() and report_path.stat().st_size:
-            return classify(json.loads(report_path.read_text()))
+            outcome = classify(json.loads(report_path.read_text()))
+            if outcome.unreachable and service == "pypi":
+                name, version = next(iter(locked(lock).items()))
+                outcome.unreachable += f" ({release_json_status(name, version)})"
+            return outcome
         errors = done.stderr.strip()
         if any(sign in errors for sign in _NETWORK_SIGNS):
             last = errors.splitlines()[-1] if errors else "no output"

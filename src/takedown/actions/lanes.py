@@ -2,9 +2,10 @@
 
 A :class:`Lane` is a few daemon threads and an HTTP client for one webhook; the
 :class:`Dispatcher` claims due deliveries for each webhook up to the room in its lane (see
-:func:`takedown.actions.delivery.claim`) and hands them over. Daemon threads, because a request
-hanging on a dead receiver must not keep a stopping process alive: its claim simply expires
-and another worker retries it with the same idempotency key.
+:func:`takedown.actions.delivery.claim`) and hands them over, and one settling thread records
+the outcomes, all those waiting in one transaction. Daemon threads, because a request hanging
+on a dead receiver must not keep a stopping process alive: its claim simply expires and
+another worker retries it with the same idempotency key.
 """
 
 from __future__ import annotations

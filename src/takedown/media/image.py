@@ -29,10 +29,29 @@ RGBArray = npt.NDArray[np.uint8]
 BOX_FLOOR = 512
 """The fast path box-reduces images while their short side stays at least this long."""
 
-DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+DAMAGED: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    struct.error,
+)
 """What Pillow's format plugins raise when the bytes end early or contradict themselves (its
 own ``Image.open`` treats ``SyntaxError``, ``IndexError``, ``TypeError`` and ``struct.error``
 as "not this format"; a truncated GIF raises ``IndexError`` while its frames are counted)."""
+
+_LIBRARY_DECODERS = frozenset({"avif", "heif"})
+"""Formats decoded by a C library (libavif, libheif) that reports a damaged file as
+``RuntimeError`` ("Failed to decode image: Missing or empty image item")."""
+
+
+def _damaged(format_name: str | None) -> tuple[type[Exception], ...]:
+    """The exceptions that mean "these bytes are damaged" for a format's decoder."""
+    if (format_name or "").lower() in _LIBRARY_DECODERS:
+        return (*DAMAGED, RuntimeError)
+    return DAMAGED
 
 _PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
     "jpeg": ("JPEG",),  # Pillow's JPEG opener also returns MPO (multi-picture) files
@@ -93,7 +112,7 @@ def open_image(data: bytes, fmt: MediaFormat, limits: MediaLimits) -> Image.Imag
             image = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:
         raise MediaTooLarge(f"the image declares too many pixels ({exc})") from exc
-    except DAMAGED as exc:
+    except _damaged(fmt.name) as exc:
         raise CorruptMedia(f"the {fmt.name} header cannot be read: {exc}") from exc
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -110,7 +129,7 @@ def count_frames(image: Image.Image) -> int:
     """Frames in an (animated) image; parsing GIF frames is bounded by the byte limit."""
     try:
         return int(getattr(image, "n_frames", 1))
-    except DAMAGED as exc:
+    except _damaged(image.format) as exc:
         raise CorruptMedia(f"the image's frames cannot be read: {exc}") from exc
 
 
@@ -159,7 +178,7 @@ def decode_image(
         raise
     except MemoryError as exc:
         raise MediaTooLarge("the image does not fit in memory") from exc
-    except DAMAGED as exc:
+    except _damaged(fmt.name) as exc:
         raise CorruptMedia(f"the {fmt.name} image is damaged or truncated: {exc}") from exc
     deadline.check("decoding the image")
     if (upright.width > upright.height) != (image.width > image.height):

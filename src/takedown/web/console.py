@@ -171,9 +171,10 @@ async def login(request: Request) -> Response:
         verify_login, user.password_hash if usable and user else None, password
     )
     if not (usable and right and user and check_totp(user, values.get("code", ""))):
-        if user is not None and attempt.refused is None:
+        if user is not None:
+            action = "login.failed" if attempt.refused is None else "login.refused_locked"
             with state.db.write() as db:
-                record(db, f"user:{user.id}", "login.failed", f"user:{user.id}", {})
+                record(db, f"user:{user.id}", action, f"user:{user.id}", {})
         return render(request, "console/login.html", {"csrf": token, "error": refused}, 401)
     with state.db.write() as db:
         throttle.succeeded(db, attempt, now)
