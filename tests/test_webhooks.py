@@ -73,8 +73,10 @@ def test_block_verdict_reaches_the_receiver_signed(db_url: str, tmp_path: Path) 
         assert got.json["content_id"] == "w-1"
         assert got.headers["Idempotency-Key"] == got.json["idempotency_key"]
         assert receiver.refused == 2  # two 500s, then accepted: retried with back-off
-        deliveries = service.get(f"/v1/webhooks/{hook.json()['id']}/deliveries").json()
-        assert deliveries[0]["status"] == "delivered"
+        log = f"/v1/webhooks/{hook.json()['id']}/deliveries"
+        # recorded just after the receiver answered
+        wait_for(lambda: service.get(log).json()[0]["status"] == "delivered", 5, "the log")
+        deliveries = service.get(log).json()
         assert deliveries[0]["attempts"] == 3
         pulled = service.get("/v1/actions", params={"after": 0}).json()
         assert pulled["actions"][0]["idempotency_key"] == got.json["idempotency_key"]

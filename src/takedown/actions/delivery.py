@@ -125,56 +125,108 @@ def claim(
 ) -> list[Claim]:
     """Claim, for each webhook with work, as many due deliveries as ``room(webhook_id)``
     allows: none while its circuit is open, a single probe when the cool-down is over."""
+    return dispatch(db, [], policy, Breaker(), room, now)
+
+
+def settle(
+    db: Database,
+    settled: Sequence[tuple[Claim, Outcome]],
+    policy: RetryPolicy,
+    breaker: Breaker,
+) -> None:
+    """Record attempts (see :func:`dispatch`), claiming nothing."""
+    dispatch(db, settled, policy, breaker, None)
+
+
+def dispatch(
+    db: Database,
+    settled: Sequence[tuple[Claim, Outcome]],
+    policy: RetryPolicy,
+    breaker: Breaker,
+    room: Callable[[int], int] | None,
+    now: datetime | None = None,
+) -> list[Claim]:
+    """Record the attempts in ``settled`` and claim what is due, in one transaction (a SQLite
+    writer's turn is precious: a burst of deliveries costs one, not two each).
+
+    A 2xx delivers and acknowledges the action, a failure schedules a retry (or gives up);
+    each moves its webhook's circuit breaker. Then, for each webhook with work, as many due
+    deliveries are claimed as ``room(webhook_id)`` allows: none while its circuit is open, a
+    single probe when the cool-down is over. Locks, on PostgreSQL, in the one order every
+    writer here keeps: the audit log's (when a clock may be met), the settled rows, then the
+    webhooks in id order, then deliveries to claim (skipping locked ones, never waiting)."""
     now = now or utcnow()
-    hooks = [h for h in _waiting(db, now) if room(h) > 0]
-    if not hooks:
+    waiting = [] if room is None else [h for h in _waiting(db, now) if room(h) > 0]
+    if not settled and not waiting:
         return []
-    lease = now + policy.lease
-    claims: list[Claim] = []
     with db.write() as session:
-        for hook_id in hooks:
-            hook = session.get(Webhook, hook_id, with_for_update=_row_lock(db))
-            if hook is None or not hook.enabled:
-                continue
-            circuit = Circuit(hook.consecutive_failures, hook.circuit_open_until)
-            state = circuit.state(now)
-            if state is CircuitState.OPEN:
-                continue  # postponed, no network attempt
-            query = (
-                select(Delivery, Action)
-                .join(Action, Action.id == Delivery.action_id)
-                .where(Delivery.webhook_id == hook.id, Delivery.status == PENDING)
-                .order_by(Delivery.next_attempt_at, Delivery.id)
+        if any(not outcome.error and item.kind in RESTRICTING for item, outcome in settled):
+            serialize(session)  # first: acknowledging it may meet a clock (see acknowledge)
+        moves: dict[int, list[bool]] = {}
+        for item, outcome in settled:
+            ok = _record(session, item, outcome, policy, now)
+            if ok is not None:
+                moves.setdefault(item.webhook_id, []).append(ok)
+        hooks = {
+            hook_id: session.get(Webhook, hook_id, with_for_update=_row_lock(db))
+            for hook_id in sorted(set(moves) | set(waiting))
+        }
+        for hook_id, outcomes in moves.items():
+            hook = hooks[hook_id]
+            if hook is not None:
+                for ok in outcomes:
+                    _move_breaker(session, hook, ok, breaker, now)
+        claims: list[Claim] = []
+        for hook_id in waiting:
+            hook = hooks[hook_id]
+            if hook is not None and hook.enabled and room is not None:
+                claims += _claim_for(session, db, hook, policy, room(hook_id), now)
+    return claims
+
+
+def _claim_for(
+    session: Session, db: Database, hook: Webhook, policy: RetryPolicy, room: int, now: datetime
+) -> list[Claim]:
+    circuit = Circuit(hook.consecutive_failures, hook.circuit_open_until)
+    state = circuit.state(now)
+    if state is CircuitState.OPEN:
+        return []  # postponed, no network attempt
+    lease = now + policy.lease
+    query = (
+        select(Delivery, Action)
+        .join(Action, Action.id == Delivery.action_id)
+        .where(Delivery.webhook_id == hook.id, Delivery.status == PENDING)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+    )
+    if state is CircuitState.PROBE:
+        _give_up_old(session, hook.id, policy, now)
+        # the oldest waiting delivery, due or not: the breaker, not its back-off, decides
+        # when this endpoint is tried again
+        query = query.limit(1)
+    else:
+        query = query.where(Delivery.next_attempt_at <= now).limit(room)
+    if not db.is_sqlite:
+        query = query.with_for_update(of=Delivery, skip_locked=True)
+    rows = session.execute(query).all()
+    if state is CircuitState.PROBE and rows:
+        hook.circuit_open_until = held_for_probe(circuit, lease).open_until
+    claims = []
+    for delivery, action in rows:
+        delivery.next_attempt_at = lease
+        claims.append(
+            Claim(
+                delivery.id,
+                action.id,
+                hook.id,
+                hook.url,
+                hook.secret,
+                action.key,
+                action.kind,
+                body(action),
+                action.created_at,
+                probe=state is CircuitState.PROBE,
             )
-            if state is CircuitState.PROBE:
-                _give_up_old(session, hook.id, policy, now)
-                # the oldest waiting delivery, due or not: the breaker, not its back-off,
-                # decides when this endpoint is tried again
-                query = query.limit(1)
-            else:
-                query = query.where(Delivery.next_attempt_at <= now).limit(room(hook.id))
-            if not db.is_sqlite:
-                query = query.with_for_update(of=Delivery, skip_locked=True)
-            rows = session.execute(query).all()
-            if state is CircuitState.PROBE and rows:
-                held = held_for_probe(circuit, lease)
-                hook.circuit_open_until = held.open_until
-            for delivery, action in rows:
-                delivery.next_attempt_at = lease
-                claims.append(
-                    Claim(
-                        delivery.id,
-                        action.id,
-                        hook.id,
-                        hook.url,
-                        hook.secret,
-                        action.key,
-                        action.kind,
-                        body(action),
-                        action.created_at,
-                        probe=state is CircuitState.PROBE,
-                    )
-                )
+        )
     return claims
 
 
@@ -237,35 +289,8 @@ def send(client: httpx.Client, claim: Claim, policy: RetryPolicy, networks: Netw
     return Outcome(None, failure)
 
 
-def settle(
-    db: Database,
-    settled: Sequence[tuple[Claim, Outcome]],
-    policy: RetryPolicy,
-    breaker: Breaker,
-) -> None:
-    """Record attempts, in one transaction (a SQLite writer's turn is precious: a burst of
-    deliveries costs one, not one each). A 2xx delivers and acknowledges the action, a
-    failure schedules a retry (or gives up); each moves its webhook's circuit breaker, the
-    webhooks locked last and in id order, as :func:`claim` locks them."""
-    with db.write() as session:
-        if any(not outcome.error and item.kind in RESTRICTING for item, outcome in settled):
-            serialize(session)  # first: acknowledging it may meet a clock (see acknowledge)
-        now = utcnow()
-        moves: dict[int, list[bool]] = {}
-        for item, outcome in settled:
-            ok = _record(session, db, item, outcome, policy, now)
-            if ok is not None:
-                moves.setdefault(item.webhook_id, []).append(ok)
-        for hook_id in sorted(moves):
-            hook = session.get(Webhook, hook_id, with_for_update=_row_lock(db))
-            if hook is not None:
-                for ok in moves[hook_id]:
-                    _move_breaker(session, hook, ok, breaker, now)
-
-
 def _record(
     session: Session,
-    db: Database,
     claim: Claim,
     outcome: Outcome,
     policy: RetryPolicy,

@@ -2,8 +2,8 @@
 
 A :class:`Lane` is a few daemon threads and an HTTP client for one webhook; the
 :class:`Dispatcher` claims due deliveries for each webhook up to the room in its lane (see
-:func:`takedown.actions.delivery.claim`) and hands them over, and one settling thread records
-the outcomes, all those waiting in one transaction. Daemon threads, because a request hanging
+:func:`takedown.actions.delivery.dispatch`) and hands them over; the outcomes that came back
+meanwhile are recorded in the same transaction. Daemon threads, because a request hanging
 on a dead receiver must not keep a stopping process alive: its claim simply expires and
 another worker retries it with the same idempotency key.
 """
@@ -15,6 +15,7 @@ import queue
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from takedown.actions.addresses import Networks
 from takedown.actions.breaker import Breaker
-from takedown.actions.delivery import Claim, Outcome, RetryPolicy, claim, send, settle
+from takedown.actions.delivery import Claim, Outcome, RetryPolicy, dispatch, send, settle
 from takedown.config import Settings
 from takedown.store.db import Database
 from takedown.store.models import Webhook
@@ -30,7 +31,7 @@ from takedown.store.models import Webhook
 log = logging.getLogger("takedown.delivery")
 
 LANE_REFRESH_S = 1.0  # how often an idle dispatcher looks for new webhooks to open lanes for
-SETTLE_BATCH = 200  # outcomes recorded in one transaction at most
+SETTLE_BATCH = 200  # outcomes recorded in one dispatch transaction at most
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -63,7 +64,7 @@ class Lane:
         self._done = done
         self._queue: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._busy = 0  # queued or in flight
+        self._busy = 0  # queued, in flight, or sent and not yet recorded
         self._client = httpx.Client(
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: it would bypass the address check
@@ -86,6 +87,14 @@ class Lane:
             self._busy += 1
         self._queue.put(item)
 
+    def release(self) -> None:
+        """One claim is finished with (its outcome recorded, or given up on): room again.
+        Room is made only then, so that the circuit breaker has seen every outcome before
+        the next claim for this webhook."""
+        with self._lock:
+            self._busy -= 1
+        self._done.set()
+
     def close(self) -> None:
         """Let the threads end after what they are sending (they are not waited for)."""
         for _ in self._threads:
@@ -97,14 +106,11 @@ class Lane:
             if item is None:
                 return
             try:
-                self._deliver(self._client, item)
+                self._deliver(self._client, item)  # released once its outcome is recorded
             except Exception:
                 # an unexpected error: the claim expires and the delivery is retried
                 log.exception("webhook delivery failed unexpectedly; it will be retried")
-            finally:
-                with self._lock:
-                    self._busy -= 1
-                self._done.set()
+                self.release()
 
 
 class Dispatcher:
@@ -120,8 +126,7 @@ class Dispatcher:
         self._lanes: dict[int, Lane] = {}
         # made once (loading the CA bundle takes a while), not when a first P0 is waiting
         self._tls = httpx.create_ssl_context()
-        self._settled: queue.SimpleQueue[tuple[Claim, Outcome] | None] = queue.SimpleQueue()
-        threading.Thread(target=self._settle_forever, name="webhook-settle", daemon=True).start()
+        self._settled: queue.SimpleQueue[tuple[Claim, Outcome]] = queue.SimpleQueue()
 
     def open_lanes(self) -> None:
         """A lane for every enabled webhook, ready before the first P0 restriction needs one."""
@@ -142,53 +147,50 @@ class Dispatcher:
         return self.width if lane is None else lane.room()
 
     def round(self) -> int:
-        """Claim and hand over what is due; returns how many deliveries were claimed."""
-        claims = claim(self.db, self.policy, self.room)
+        """Record the outcomes sent so far and claim what is due, in one transaction, then
+        hand the claims to their lanes; returns how many outcomes and claims there were."""
+        settled: list[tuple[Claim, Outcome]] = []
+        while len(settled) < SETTLE_BATCH:
+            try:
+                settled.append(self._settled.get_nowait())
+            except queue.Empty:
+                break
+        freed = Counter(item.webhook_id for item, _ in settled)
+        try:
+            claims = dispatch(
+                self.db,
+                settled,
+                self.policy,
+                self.breaker,
+                lambda hook_id: self.room(hook_id) + freed[hook_id],
+            )
+        except Exception:
+            log.exception("webhook dispatch failed; recording outcomes one by one")
+            claims = []
+            for one in settled:
+                try:
+                    settle(self.db, [one], self.policy, self.breaker)
+                except Exception:
+                    # its claim expires and the delivery is sent again under the same key
+                    log.exception("a webhook delivery could not be recorded; it will be retried")
+        finally:
+            for item, _outcome in settled:
+                self._lane(item.webhook_id).release()
         for item in claims:
             self._lane(item.webhook_id).submit(item)
-        return len(claims)
+        return len(settled) + len(claims)
 
     def _deliver(self, client: httpx.Client, item: Claim) -> None:
         started = time.perf_counter()
         outcome = send(client, item, self.policy, self.networks)
         took = int((time.perf_counter() - started) * 1000)
         self._settled.put((item, Outcome(outcome.status, outcome.error, took)))
-
-    def _settle_forever(self) -> None:
-        """Record outcomes as they come, every outcome waiting at that moment in one
-        transaction; if that fails, one at a time, so one bad row costs only itself. An
-        outcome never recorded (a crash, the database down) leaves its claim to expire: the
-        delivery is sent again under the same key."""
-        while True:
-            first = self._settled.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < SETTLE_BATCH:
-                try:
-                    more = self._settled.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._settled.put(None)
-                    break
-                batch.append(more)
-            try:
-                settle(self.db, batch, self.policy, self.breaker)
-            except Exception:
-                for one in batch:
-                    try:
-                        settle(self.db, [one], self.policy, self.breaker)
-                    except Exception:
-                        log.exception(
-                            "a webhook delivery could not be recorded; it will be retried"
-                        )
+        self._wake.set()  # the dispatcher records it (and claims again) at once
 
     def close(self) -> None:
         for lane in self._lanes.values():
             lane.close()
         self._lanes = {}
-        self._settled.put(None)
 
 
 def deliver_until(

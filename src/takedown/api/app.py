@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from takedown import __version__
 from takedown.actions import worker
 from takedown.api import errors, headers
-from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.json_input import JsonDepthLimit
+from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.openapi_links import add_links
 from takedown.api.requests import BodyLimit
 from takedown.api.routes import (

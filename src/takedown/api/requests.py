@@ -88,10 +88,7 @@ def _validate(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(
-            [
-                {**e, "loc": ("body", *e["loc"])}
-                for e in exc.errors(include_url=False)[:MAX_ERRORS]
-            ]
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)[:MAX_ERRORS]]
         ) from None
 
 

@@ -53,6 +53,7 @@ def _damaged(format_name: str | None) -> tuple[type[Exception], ...]:
         return (*DAMAGED, RuntimeError)
     return DAMAGED
 
+
 _PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
     "jpeg": ("JPEG",),  # Pillow's JPEG opener also returns MPO (multi-picture) files
     "png": ("PNG",),
