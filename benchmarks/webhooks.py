@@ -253,10 +253,13 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL server URL (a schema each)")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     passes = {
         "healthy receiver only (baseline)": one_pass(args, with_dead=False),
         "healthy + dead receiver": one_pass(args, with_dead=True),
     }
+    load_after = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
     rows = []
     for name, phases in passes.items():
         for phase, r in phases.items():
@@ -290,7 +293,10 @@ def main() -> None:
         f"|---|---|---|---|---|---|\n{table}\n\n"
         f"- burst throughput with a dead receiver = x{ratio:.2f} of the baseline's; paced P0 "
         f"to the healthy receiver within 1 s at p99 with the dead receiver: "
-        f"{'met' if goal else 'NOT met'}."
+        f"{'met' if goal else 'NOT met'}.\n"
+        f"- machine: {cores} cores, load average {load_before:.1f} before and "
+        f"{load_after:.1f} after the run (the burst is bound by SQLite's one writer at a "
+        "time: intake, claims and delivery records take turns)."
     )
     print(markdown)
     write_results(
@@ -303,6 +309,8 @@ def main() -> None:
             "database": database,
             "results": passes,
             "with_dead_vs_baseline": ratio,
+            "cores": cores,
+            "load_average": [load_before, load_after],
         },
         markdown,
     )

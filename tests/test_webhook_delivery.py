@@ -154,13 +154,6 @@ def test_breaker_opens_holds_then_probes_once(db_url: str, tmp_path: Path) -> No
         assert {r.headers["Idempotency-Key"] for r in receiver.received} == set(keys)
         wait_for(lambda: _hook(service, hook_id)["circuit"] == "closed", 5, "the close")
         assert _hook(service, hook_id)["consecutive_failures"] == 0
-        with service.db.read() as session:
-            events = [
-                e.action
-                for e in session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
-            ]
-        assert events.count("webhook.circuit_open") == 1
-        assert events.count("webhook.circuit_close") == 1
 
 
 def _restrict_clock(service: Service, case_id: int | str) -> CaseClock:

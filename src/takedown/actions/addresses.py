@@ -151,7 +151,8 @@ def target(url: str, networks: Networks, resolve: Resolver = system_resolver) ->
         raise UrlRefused("the webhook's host name does not resolve")
     if not all(networks.permits(a) for a in addresses):
         raise UrlRefused("the webhook's host resolves into a denied network (not sent)")
-    pinned = tuple(str(parsed.copy_with(host=str(a))) for a in dict.fromkeys(addresses))
+    # at most three addresses, so that connect timeouts stay well inside a claim's lease
+    pinned = tuple(str(parsed.copy_with(host=str(a))) for a in list(dict.fromkeys(addresses))[:3])
     shown = f"[{host}]" if isinstance(literal, ipaddress.IPv6Address) else host
     host_header = shown if parsed.port is None else f"{shown}:{parsed.port}"
     sni = host if parsed.scheme == "https" and literal is None else None

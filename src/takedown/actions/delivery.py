@@ -32,7 +32,6 @@ from takedown.actions.addresses import Networks, UrlRefused, target
 from takedown.actions.breaker import Breaker, Circuit, CircuitState, after_attempt, held_for_probe
 from takedown.actions.outbox import body
 from takedown.actions.signing import ACTION_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
-from takedown.audit.log import SYSTEM, record
 from takedown.store.db import Database, serialize
 from takedown.store.models import Action, Delivery, DeliveryAttempt, Webhook, utcnow
 
@@ -100,17 +99,29 @@ def _waiting(db: Database, now: datetime) -> list[int]:
     """Webhooks with a due delivery or a circuit ready for its probe (a cheap read first, so
     that an idle worker does not take SQLite's write lock every poll)."""
     with db.read() as session:
+        # per webhook, an index probe each (ix_deliveries_lane), not a scan of every backlog
         due = set(
             session.execute(
-                select(Delivery.webhook_id)
-                .where(Delivery.status == PENDING, Delivery.next_attempt_at <= now)
-                .distinct()
+                select(Webhook.id).where(
+                    Webhook.enabled.is_(True),
+                    select(Delivery.id)
+                    .where(
+                        Delivery.webhook_id == Webhook.id,
+                        Delivery.status == PENDING,
+                        Delivery.next_attempt_at <= now,
+                    )
+                    .exists(),
+                )
             ).scalars()
         )
         probing = set(
             session.execute(
                 select(Webhook.id).where(
-                    Webhook.enabled.is_(True), Webhook.circuit_open_until <= now
+                    Webhook.enabled.is_(True),
+                    Webhook.circuit_open_until <= now,
+                    select(Delivery.id)
+                    .where(Delivery.webhook_id == Webhook.id, Delivery.status == PENDING)
+                    .exists(),
                 )
             ).scalars()
         )
@@ -175,7 +186,7 @@ def dispatch(
             hook = hooks[hook_id]
             if hook is not None:
                 for ok in outcomes:
-                    _move_breaker(session, hook, ok, breaker, now)
+                    _move_breaker(hook, ok, breaker, now)
         claims: list[Claim] = []
         for hook_id in waiting:
             hook = hooks[hook_id]
@@ -329,9 +340,11 @@ def _record(
     return ok
 
 
-def _move_breaker(
-    session: Session, hook: Webhook, ok: bool, breaker: Breaker, now: datetime
-) -> None:
+def _move_breaker(hook: Webhook, ok: bool, breaker: Breaker, now: datetime) -> None:
+    """The webhook's circuit after one attempt; an opening or closing is logged (not audited:
+    it is the service's own state, shown on the webhook, and writing the audit log here
+    would take its lock after row locks, out of the order that keeps PostgreSQL free of
+    deadlocks)."""
     before = Circuit(hook.consecutive_failures, hook.circuit_open_until)
     after = after_attempt(before, ok, breaker, now)
     if after == before:
@@ -339,17 +352,11 @@ def _move_breaker(
     hook.consecutive_failures = after.failures
     hook.circuit_open_until = after.open_until
     if before.open_until is None and after.open_until is not None:
-        log.warning("webhook circuit opened", extra={"webhook": hook.id})
-        record(
-            session,
-            SYSTEM,
-            "webhook.circuit_open",
-            f"webhook:{hook.id}",
-            {"failures": after.failures, "cooldown_s": breaker.cooldown_s},
+        log.warning(
+            "webhook circuit opened", extra={"webhook": hook.id, "failures": after.failures}
         )
     elif before.open_until is not None and after.open_until is None:
         log.info("webhook circuit closed", extra={"webhook": hook.id})
-        record(session, SYSTEM, "webhook.circuit_close", f"webhook:{hook.id}", {})
 
 
 def retry_now(db: Database, delivery_id: int) -> bool:

@@ -185,7 +185,11 @@ class Webhook(Base):
 
 class Delivery(Base):
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # one webhook's waiting deliveries, without scanning another's backlog (migration 0008)
+        Index("ix_deliveries_lane", "webhook_id", "status", "next_attempt_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id"), index=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"))

@@ -5,7 +5,8 @@ worker. Actions get the moment the platform first had them (a 2xx delivery or a 
 ``GET /v1/actions``) and by which way: the restrict clock is met by that, not by the write.
 Existing actions that a webhook delivered are marked acknowledged at their first delivery (the
 old schema kept no fetches). ``actions.content_id`` gets an index: an acknowledgement looks up
-the other actions on the same content.
+the other actions on the same content; so do deliveries by webhook, status and due time: one
+webhook's claims must not scan a dead webhook's backlog.
 
 Revision ID: 0008
 Revises: 0007
@@ -60,10 +61,16 @@ def upgrade() -> None:
             sa.Column("acknowledged_via", sa.String(length=60), server_default="", nullable=False)
         )
         batch_op.create_index(batch_op.f("ix_actions_content_id"), ["content_id"], unique=False)
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_deliveries_lane", ["webhook_id", "status", "next_attempt_at"], unique=False
+        )
     op.execute(_BACKFILL)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_lane")
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_actions_content_id"))
         batch_op.drop_column("acknowledged_via")
