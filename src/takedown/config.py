@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     )
     webhook_allow_networks: list[str] = Field(
         default_factory=list,
-        description="Exceptions to webhook_deny_networks, e.g. [\"127.0.0.0/8\"] for a "
+        description='Exceptions to webhook_deny_networks, e.g. ["127.0.0.0/8"] for a '
         "receiver on the same machine (the demo and the tests).",
     )
     webhook_retry_base_s: float = Field(
