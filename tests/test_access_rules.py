@@ -275,7 +275,12 @@ def test_a_person_takes_their_own_token_and_no_one_elses(service: Service) -> No
     token in the console; it carries their role's scopes and no more."""
     email = _person(service, "reviewer")
     csrf = _sign_in(service, email)
-    page = service.client.post("/console/token", data={"csrf_token": csrf})
+    # a token outlives the session: the password is asked again (a borrowed session is not
+    # enough)
+    borrowed = service.client.post("/console/token", data={"csrf_token": csrf, "password": "x"})
+    assert borrowed.status_code == 403 and 'id="token-secret"' not in borrowed.text
+    assert _events(service, "user.token_refused")
+    page = service.client.post("/console/token", data={"csrf_token": csrf, "password": PASSWORD})
     secret = re.search(r'id="token-secret">([^<]+)<', page.text)
     assert secret is not None, page.text
     token = secret.group(1)
@@ -323,3 +328,83 @@ def test_existing_platform_keys_keep_listing_entries_after_the_upgrade(tmp_path:
         scopes = connection.execute(text("SELECT scopes FROM api_keys")).scalar_one()
     engine.dispose()
     assert scopes.split() == ["banks:export", "banks:read", "lookup"]
+
+
+def test_a_persons_token_is_no_trusted_flagger(service: Service) -> None:
+    """``admin`` implies nothing more for a person: an admin's token reporting is an ordinary
+    reporter (rate-limited, not marked as a trusted flagger); a platform key with the scope is."""
+    service.post(
+        "/v1/content", json={"content_id": "tf-1", "signals": [{"type": "md5", "value": MD5}]}
+    )
+    body = {
+        "content": [{"content_id": "tf-1"}],
+        "category": "other",
+        "minor_depicted": "no",
+        "relationship": "other_user",
+    }
+    by_admin = service.as_(service.staff("admin"), "POST", "/v1/reports", json=body)
+    by_flagger = service.as_(service.key(Scope.TRUSTED_FLAGGER), "POST", "/v1/reports", json=body)
+    assert by_admin.status_code == 201 and by_flagger.status_code == 201
+    from sqlalchemy import select
+
+    from takedown.store.models import Report
+
+    with service.db.read() as session:
+        flags = list(session.execute(select(Report.trusted_flagger).order_by(Report.id)).scalars())
+    assert flags == [False, True]
+
+
+def test_no_one_gives_a_role_that_reaches_more_than_their_own(service: Service) -> None:
+    """A platform key makes no people; an admin (API or console) makes reviewers and admins
+    but not the roles that read evidence or contacts, whose password it would learn."""
+    email = _person(service, "admin")
+    csrf = _sign_in(service, email)
+    for role, allowed in (
+        ("reviewer", True),
+        ("senior_reviewer", True),
+        ("admin", True),
+        ("legal", False),
+        ("child_safety_specialist", False),
+    ):
+        page = service.client.post(
+            "/console/admin/users",
+            data={"csrf_token": csrf, "email": f"{role}-new@example.org", "role": role},
+        )
+        assert (page.status_code == 200) is allowed, (role, page.status_code)
+    from sqlalchemy import select
+
+    from takedown.store.models import User
+
+    with service.db.read() as session:
+        made = set(session.execute(select(User.role).where(User.email.like("%-new@%"))).scalars())
+    assert made == {"reviewer", "senior_reviewer", "admin"}
+
+
+def test_reveal_tickets_carry_no_session_secret(service: Service) -> None:
+    """The ticket sits in an address (history, proxy logs): it is signed, not encrypted, so it
+    holds a digest of the session's CSRF token, not the token."""
+    import base64
+    import json
+
+    case_id = _reported_item(service)
+    csrf = _sign_in(service, _person(service, "reviewer"))
+    answer = service.client.post(
+        f"/console/cases/{case_id}/reveal/item-1",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    ticket = parse_qs(urlsplit(answer.headers["location"]).query)["revealed"][0]
+    payload = ticket.split(".")[0]
+    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert csrf not in json.dumps(decoded)
+    assert decoded["i"] == "item-1" and decoded["k"] == case_id
+
+
+def test_limits_count_an_ipv6_client_per_64() -> None:
+    """Rotating addresses inside one /64 buys nothing, for report limits and sign-in locks."""
+    from takedown.api.state import client_group
+
+    assert client_group("2001:db8:1:2::1") == client_group("2001:db8:1:2:ffff::9")
+    assert client_group("2001:db8:1:3::1") != client_group("2001:db8:1:2::1")
+    assert client_group("::ffff:198.51.100.7") == "198.51.100.7"
+    assert client_group("198.51.100.7") != client_group("198.51.100.8")

@@ -133,11 +133,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/keys"): api(Scope.ADMIN, frozenset({A})),
     ("GET", "/v1/keys"): api(Scope.ADMIN, frozenset({A})),
     ("DELETE", "/v1/keys/{key_id}"): api(Scope.ADMIN, frozenset({A})),
-    ("POST", "/v1/users"): api(Scope.ADMIN, frozenset({A})),
-    ("GET", "/v1/users"): api(Scope.ADMIN, frozenset({A})),
-    ("PATCH", "/v1/users/{user_id}"): api(
-        Scope.ADMIN, frozenset({A}), json={"role": "senior_reviewer"}
+    ("POST", "/v1/users"): staff_only(
+        frozenset({A}), json={"email": "matrix@example.org", "role": "reviewer"}
     ),
+    ("GET", "/v1/users"): api(Scope.ADMIN, frozenset({A})),
+    ("PATCH", "/v1/users/{user_id}"): staff_only(frozenset({A}), json={"role": "senior_reviewer"}),
     ("GET", "/v1/audit"): api(Scope.AUDIT_READ, frozenset({C, L, A})),
     ("GET", "/v1/audit/verify"): api(Scope.AUDIT_READ, frozenset({C, L, A})),
     # evidence and the CyberTipline: named people in the legal and child-safety roles

@@ -69,6 +69,19 @@ def decide(client_tokens: float, total_tokens: float, *, p0: bool) -> Verdict:
     return Verdict.ADMIT_OVER_BUDGET if p0 else Verdict.TOTAL_LIMIT
 
 
+def client_group(address: str) -> str:
+    """What a limit counts as one client: an IPv4 address, or an IPv6 /64 (the block one
+    subscriber usually holds, so that rotating addresses inside it buys nothing). Report rate
+    limits and sign-in lock-outs both count by it."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip.ipv4_mapped) if isinstance(ip, ipaddress.IPv6Address) else address
+
+
 class RateLimiter:
     """Report intake's token buckets: one per client and one for everyone together, kept in
     the database (:mod:`takedown.store.buckets`) so that every worker shares them.
@@ -92,13 +105,7 @@ class RateLimiter:
 
     def client_key(self, address: str) -> str:
         """The bucket key (and idempotency caller) of a client address."""
-        try:
-            ip = ipaddress.ip_address(address)
-            if isinstance(ip, ipaddress.IPv6Address):
-                address = str(ipaddress.IPv6Network((ip, 64), strict=False))
-        except ValueError:
-            pass
-        digest = hmac.new(self._salt, address.encode(), "sha256").hexdigest()[:40]
+        digest = hmac.new(self._salt, client_group(address).encode(), "sha256").hexdigest()[:40]
         return f"reports:client:{digest}"
 
     def admit(self, db: Database, address: str, now: datetime, *, p0: bool) -> Verdict:

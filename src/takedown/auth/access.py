@@ -59,6 +59,19 @@ def roles_for(resource: Resource) -> frozenset[Role]:
     return _ROLE_RULES[resource]
 
 
+def may_grant(granter: Role | None, role: Role) -> bool:
+    """May ``granter`` give a person ``role`` (create the account, or move one into it)?
+
+    Whoever makes an account learns its first password, so giving a role is reaching what it
+    reaches. Only a person with the admin role gives roles, and never one that reads evidence
+    or reporters' contacts (the admin role reads neither): those are given by the operator
+    (``takedown users create``/``role``), who holds the server anyway. A platform key makes no
+    people at all: a person account opens cases, which no key does."""
+    if granter is not Role.ADMIN:
+        return False
+    return not (allowed(role, Resource.EVIDENCE_RECORD) or allowed(role, Resource.REPORTER_CONTACT))
+
+
 def may_open_case(role: Role | None, priority: str) -> bool:
     """A case of ``priority`` ("P0" ... "P3"): the case machine's rule (P0 cases are opened
     only by the child-safety, senior and legal roles and admins)."""

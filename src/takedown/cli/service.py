@@ -26,6 +26,7 @@ from takedown.auth.accounts import (
     create_user_token,
     enable_totp,
     revoke_key,
+    set_role,
     unlock_user,
     user_by_email,
 )
@@ -241,6 +242,24 @@ def users_create(
     if generated:
         print(generated)
         stderr().print("that is the generated password: give it to them, it is not shown again")
+
+
+@users_app.command("role")
+def users_role(
+    email: Annotated[str, typer.Argument(help="The staff member's email.")],
+    role: Annotated[Role, typer.Argument(help="Their new role.")],
+) -> None:
+    """Change a staff member's role (audited). The operator's way to grant the roles that read
+    evidence or reporters' contacts, which the console and the API never grant."""
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            user = set_role(session, user_by_email(session, email).id, role, "cli")
+            user_id = user.id
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    stderr().print(f"user {user_id} now has the role {role.value}")
 
 
 @users_app.command("token")

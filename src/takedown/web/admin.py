@@ -22,7 +22,7 @@ from takedown.actions.kinds import ActionKind
 from takedown.api.routes.banks import upload_lines
 from takedown.api.state import app_state
 from takedown.audit.log import record
-from takedown.auth import accounts, throttle
+from takedown.auth import access, accounts, throttle
 from takedown.auth.accounts import AccountError, create_key, create_user, revoke_key, set_role
 from takedown.auth.scopes import Role, parse_scopes
 from takedown.cases.vocabulary import StaffRole
@@ -114,12 +114,30 @@ async def _form(request: Request, banks: bool = False) -> tuple[Staff, dict[str,
     return staff, values
 
 
+def _refused_grant(staff: Staff, role_name: str) -> str:
+    """Why this person may not give ``role_name`` (``auth.access.may_grant``, as the API
+    asks), or "" when they may (an unknown role is left to the account layer's message)."""
+    try:
+        role = Role(role_name)
+    except ValueError:
+        return ""
+    if access.may_grant(staff.access_role, role):
+        return ""
+    return _(
+        "The role %(role)s reads evidence or reporters' contacts, which yours does not: the "
+        "operator grants it with `takedown users create` or `takedown users role`."
+    ) % {"role": role.value}
+
+
 @router.post("/users")
 async def add_user(request: Request) -> Response:
     checked = await _form(request)
     if isinstance(checked, Response):
         return checked
     staff, values = checked
+    refused = _refused_grant(staff, values.get("role", ""))
+    if refused:
+        return _overview(request, staff, message=refused, status=403)
     try:
         with app_state(request).db.write() as db:
             user, password = create_user(
@@ -168,6 +186,9 @@ async def change_role(request: Request, user_id: int) -> Response:
     if isinstance(checked, Response):
         return checked
     staff, values = checked
+    refused = _refused_grant(staff, values.get("role", ""))
+    if refused:
+        return _overview(request, staff, message=refused, status=403)
     try:
         with app_state(request).db.write() as db:
             set_role(db, user_id, Role(values.get("role", "")), staff.actor)

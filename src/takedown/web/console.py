@@ -21,7 +21,7 @@ from takedown.actions.figures import delivery_figures
 from takedown.api.clients import request_client
 from takedown.api.errors import ApiError
 from takedown.api.routes.cybertip import ncmec_client, reporter_settings
-from takedown.api.state import AppState, app_state
+from takedown.api.state import AppState, app_state, client_group
 from takedown.audit.log import SYSTEM, record
 from takedown.auth import access, throttle
 from takedown.auth.access import Resource
@@ -155,7 +155,7 @@ async def login(request: Request) -> Response:
     now = state.now()
     refused = _("Wrong email or password, or the account is locked for a while.")
     secret = secret_key(state.settings.secret_key, state.settings.home)
-    keys = throttle.Keys.of(secret, email, request_client(request))
+    keys = throttle.Keys.of(secret, email, client_group(request_client(request)))
     limits = throttle.Limits.of(state.settings)
     with state.db.write() as db:
         user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
@@ -419,12 +419,23 @@ def token_page(request: Request) -> Response:
 
 @router.post("/token", response_class=HTMLResponse)
 async def create_own_token(request: Request) -> Response:
-    """A token for the signed-in person, with their role's scopes; shown once, audited."""
+    """A token for the signed-in person, with their role's scopes; shown once, audited. The
+    password (and second factor) is asked again: a token outlives the session, so a borrowed
+    or stolen session must not turn into lasting API access."""
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
-    if await _checked_form(request, staff) is None:
+    values = await _checked_form(request, staff)
+    if values is None:
         return _forbidden(request, staff, _("The form expired; reload the page."))
+    right = await run_in_threadpool(
+        verify_login, staff.user.password_hash, values.get("password", "")
+    )
+    if not (right and check_totp(staff.user, values.get("code", ""))):
+        with app_state(request).db.write() as db:
+            record(db, staff.actor, "user.token_refused", f"user:{staff.user.id}", {})
+        context = {"staff": staff, "secret": "", "error": _("Wrong password or code.")}
+        return render(request, "console/token.html", context, 403)
     with app_state(request).db.write() as db:
         _row, secret = create_user_token(db, staff.user.email, actor=staff.actor)
     return render(request, "console/token.html", {"staff": staff, "secret": secret})

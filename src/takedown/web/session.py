@@ -10,6 +10,7 @@ whose value the form must echo.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class Sessions:
         """What the reveal form's redirect carries: the case page shows the item unblurred only
         for a ticket made after the audited reveal, for this session, this case and this item
         (a hand-written ``?revealed=`` link shows nothing)."""
-        return self._reveals.dumps({"c": session.csrf, "k": case_id, "i": content_id})
+        return self._reveals.dumps({"s": _bound(session), "k": case_id, "i": content_id})
 
     def revealed(self, session: StaffSession, ticket: str, case_id: int) -> str | None:
         """The content id a ticket reveals, or None (forged, expired, another session or case)."""
@@ -96,7 +97,7 @@ class Sessions:
             data = self._reveals.loads(ticket, max_age=REVEAL_MAX_AGE_S)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not same(data.get("c"), session.csrf):
+        if not isinstance(data, dict) or not same(data.get("s"), _bound(session)):
             return None
         content_id = data.get("i")
         return content_id if data.get("k") == case_id and isinstance(content_id, str) else None
@@ -119,6 +120,12 @@ class Sessions:
             secure=self._secure(request),
             path="/",
         )
+
+
+def _bound(session: StaffSession) -> str:
+    """What ties a reveal ticket to one session: a digest of its CSRF token (the ticket sits in
+    an address, so it is signed, not encrypted, and must not carry the token itself)."""
+    return hashlib.sha256(b"reveal:" + session.csrf.encode()).hexdigest()[:32]
 
 
 def same(a: str | None, b: str | None) -> bool:

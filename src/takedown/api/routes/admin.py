@@ -1,11 +1,11 @@
 """Administration through the API (what the console's admin pages do): API keys and staff
 accounts. Admin scope only; every change is audited by the account layer.
 
-No key obtains more than it holds. There is no route that mints a token for a person (a person
-signs in, and takes their own token from the console), and a key cannot create an account with,
-or move an account into, a role that reads evidence or reporters' contacts: a key holder would
-get that account's password and so reach what the key itself may not. Those roles are granted
-by a signed-in admin on the console's admin page, or by the operator's CLI."""
+No key or role obtains more than it holds. There is no route that mints a token for a person (a
+person signs in, and takes their own token from the console). Whoever creates an account learns
+its first password, so staff accounts are created and moved between roles only by a person with
+the admin role, and only into roles that reach no more than theirs (``auth.access.may_grant``):
+the roles that read evidence or reporters' contacts are granted by the operator's CLI."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from takedown.api.schemas import MAX_ID, KeyIn, KeyOut, UserIn, UserOut, UserPat
 from takedown.api.security import require
 from takedown.api.state import app_state
 from takedown.auth import access
-from takedown.auth.access import Resource
 from takedown.auth.accounts import (
     Principal,
     create_key,
@@ -29,10 +28,6 @@ from takedown.auth.scopes import Role, Scope
 from takedown.store.models import ApiKey, User
 
 router = APIRouter(prefix="/v1", tags=["admin"])
-
-PERSON_GRANTED_ROLES = access.roles_for(Resource.EVIDENCE_RECORD) | access.roles_for(
-    Resource.REPORTER_CONTACT
-)
 
 
 def _key_out(row: ApiKey, secret: str | None = None) -> KeyOut:
@@ -59,13 +54,21 @@ def _user_out(user: User, password: str | None = None) -> UserOut:
     )
 
 
-def _grantable(role: Role) -> None:
-    if role in PERSON_GRANTED_ROLES:
+def _grantable(principal: Principal, role: Role) -> None:
+    if principal.user_id is None:
         raise ApiError(
             403,
-            "role_granted_in_console",
-            f"the {role.value} role reads evidence or reporters' contacts: a signed-in admin "
-            "grants it on the console's admin page (or the operator with `takedown users`)",
+            "people_are_made_by_people",
+            "a platform key does not create or change staff accounts (a staff account opens "
+            "cases, which no key does): a signed-in admin does, in the console or with their "
+            "own token",
+        )
+    if not access.may_grant(principal.role, role):
+        raise ApiError(
+            403,
+            "role_granted_by_operator",
+            f"the {role.value} role reads evidence or reporters' contacts, which your role does "
+            "not: the operator grants it with `takedown users create` / `takedown users role`",
         )
 
 
@@ -107,7 +110,7 @@ def create_staff_user(
     body: UserIn, request: Request, principal: Principal = Depends(require(Scope.ADMIN))
 ) -> UserOut:
     """A staff account; without a password one is generated and returned once."""
-    _grantable(Role(body.role))
+    _grantable(principal, Role(body.role))
     with app_state(request).db.write() as session:
         user, generated = create_user(
             session, body.email, Role(body.role), body.password, principal.actor
@@ -132,7 +135,7 @@ def change_staff_role(
 ) -> UserOut:
     """Change a staff member's role (audited; never one's own); it applies at their next
     request, to their console session and their tokens alike."""
-    _grantable(Role(body.role))
+    _grantable(principal, Role(body.role))
     with app_state(request).db.write() as session:
         if session.get(User, user_id) is None:
             raise ApiError(404, "user_not_found", f"no user {user_id}")

@@ -124,7 +124,9 @@ async def submit_report(
     accepted reports, and a P0 report is never refused because of other people's reports."""
     state = app_state(request)
     principal = await optional_principal(request)
-    trusted = principal is not None and allows(principal.scopes, Scope.TRUSTED_FLAGGER)
+    trusted = principal is not None and allows(
+        principal.scopes, Scope.TRUSTED_FLAGGER, staff=principal.user_id is not None
+    )
     signals = _hash_signals(body)
     draft = _draft(body)
     problems = validate(draft)
