@@ -162,7 +162,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/console/settings"): console(ALL_ROLES, blur="12"),
     ("GET", "/console/dashboard"): console(ALL_ROLES),
     ("GET", "/console/token"): console(ALL_ROLES),
-    ("POST", "/console/token"): console(ALL_ROLES),
+    ("POST", "/console/token"): console(ALL_ROLES, password=PASSWORD),
     ("GET", "/console/transparency"): console(ALL_ROLES),
     ("GET", "/console/cybertipline"): console(EVIDENCE),
     ("POST", "/console/cybertipline/{tip_id}/approve"): console(frozenset({L})),
