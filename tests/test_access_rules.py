@@ -44,8 +44,8 @@ def _sign_in(service: Service, email: str) -> str:
     return found.group(1)
 
 
-def _reported_item(service: Service, content_id: str = "item-1") -> int:
-    """A general (not P0) case holding ``content_id``, with the item's bytes kept."""
+def _reported_item(service: Service, content_id: str = "item-1", *, p0: bool = False) -> int:
+    """A case holding ``content_id`` (general, or P0: a minor alleged), the item's bytes kept."""
     registered = service.post(
         "/v1/content",
         json={"content_id": content_id, "signals": [{"type": "md5", "value": MD5}]},
@@ -55,15 +55,16 @@ def _reported_item(service: Service, content_id: str = "item-1") -> int:
         "/v1/reports",
         json={
             "content": [{"content_id": content_id}],
-            "category": "other",
-            "minor_depicted": "no",
+            "category": "child_sexual_abuse" if p0 else "other",
+            "minor_depicted": "yes" if p0 else "no",
             "relationship": "other_user",
         },
     )
     assert reported.status_code == 201, reported.text
     image = encode(synthetic_rgb(7, (120, 90)), "PNG")
     service.client.app.state.takedown.evidence.put(content_id, image, {})  # type: ignore[attr-defined]
-    cases = service.as_(service.staff("reviewer"), "GET", "/v1/cases?queue=general").json()
+    viewer, queue = ("child_safety_specialist", "child_safety") if p0 else ("reviewer", "general")
+    cases = service.as_(service.staff(viewer), "GET", f"/v1/cases?queue={queue}").json()
     return int(cases[0]["case_id"])
 
 
@@ -76,24 +77,29 @@ def _events(service: Service, action: str) -> list[AuditEvent]:
         )
 
 
+def _bytes_answers(service: Service, content_id: str) -> dict[Role, tuple[int, int]]:
+    """Per role: the API's and the console's answer for the item's bytes."""
+    from takedown.auth.accounts import create_user_token
+
+    answers = {}
+    for role in Role:
+        email = _person(service, role.value)
+        with service.db.write() as session:
+            token = create_user_token(session, email, actor="test")[1]
+        api = service.as_(token, "GET", f"/v1/evidence/{content_id}").status_code
+        _sign_in(service, email)
+        console = service.client.get(f"/console/media/{content_id}").status_code
+        service.client.cookies.clear()
+        answers[role] = (api, console)
+    return answers
+
+
 def test_the_api_and_the_console_give_an_items_bytes_to_the_same_roles(service: Service) -> None:
     """Item 4: the console served bytes to a role the API refused (the admin role). Now both
     ask ``auth.access.may_see_media``: reviewing roles on the item's case, and the evidence
     roles; admins run the service and see neither bytes nor contacts."""
     _reported_item(service)
-    answers = {}
-    for role in Role:
-        email = _person(service, role.value)
-        from takedown.auth.accounts import create_user_token
-
-        with service.db.write() as session:
-            token = create_user_token(session, email, actor="test")[1]
-        api = service.as_(token, "GET", "/v1/evidence/item-1").status_code
-        _sign_in(service, email)
-        console = service.client.get("/console/media/item-1").status_code
-        service.client.cookies.clear()
-        answers[role] = (api, console)
-    assert answers == {
+    assert _bytes_answers(service, "item-1") == {
         Role.REVIEWER: (200, 200),
         Role.SENIOR_REVIEWER: (200, 200),
         Role.CHILD_SAFETY_SPECIALIST: (200, 200),
@@ -101,6 +107,15 @@ def test_the_api_and_the_console_give_an_items_bytes_to_the_same_roles(service: 
         Role.ADMIN: (403, 403),
     }
     assert _events(service, "media.view_refused") and _events(service, "evidence.read_refused")
+    # a P0 (child-safety) item: the reviewer role, which may not open the case, sees nothing
+    _reported_item(service, "item-p0", p0=True)
+    assert _bytes_answers(service, "item-p0") == {
+        Role.REVIEWER: (403, 403),
+        Role.SENIOR_REVIEWER: (200, 200),
+        Role.CHILD_SAFETY_SPECIALIST: (200, 200),
+        Role.LEGAL: (200, 200),
+        Role.ADMIN: (403, 403),
+    }
 
 
 def test_the_action_feed_is_the_platforms_not_staffs(service: Service) -> None:
