@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
+import service_accuracy
 from _common import require_data, write_results
 from takedown.matching.pdq_index import parse_hashes
 from takedown.signals import HashOptions, Signal, hash_bytes
@@ -173,10 +174,63 @@ def photo_outcomes(path: Path) -> dict[str, object]:
     return out
 
 
+SERVICE_TRANSFORMS = (
+    "mirror",
+    "rotate 90",
+    "rotate 180",
+    "crop 5% off-centre",
+    "black border 10%",
+    "letterbox 16:9",
+    "screenshot padding",
+    "jpeg q30",
+    "resize 0.5",
+)
+"""The changes the service path is measured on (the issue's list)."""
+
+
+def _copy_maker(name: str) -> service_accuracy.MakeCopy:
+    return lambda path: _png(TRANSFORMS[name](Image.open(path).convert("RGB")))
+
+
+def service_path(
+    photos: list[Path], related: dict[int, set[int]], count: int, out: dict[str, object]
+) -> list[str]:
+    """The service-path table on ``count`` evenly spaced photos; fills ``out`` for the JSON."""
+    step = max(1, len(photos) // count)
+    chosen = list(range(0, len(photos), step))[:count]
+    sample = [photos[i] for i in chosen]
+    position = {photo_index: n for n, photo_index in enumerate(chosen)}
+    near = {
+        n: {position[j] for j in related[photo_index] if j in position}
+        for n, photo_index in enumerate(chosen)
+    }
+    copies = {name: _copy_maker(name) for name in SERVICE_TRANSFORMS}
+    print(f"service path: {len(sample)} photos through the bank API ...", flush=True)
+    bank = service_accuracy.bank_path(sample, copies, near)
+    print("service path: the Doe flow ...", flush=True)
+    doe = service_accuracy.doe_flow(sample, copies, near)
+    out.update(
+        photos=len(sample),
+        bank_blocked=bank.found,
+        doe_removed=doe.found,
+        doe_restricted=doe.review,
+        doe_reupload_blocked=doe.blocked,
+        false_bank=bank.false,
+        false_doe=doe.false,
+    )
+    return service_accuracy.table(len(sample), SERVICE_TRANSFORMS, bank, doe)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    parser.add_argument(
+        "--service-photos",
+        type=int,
+        default=60,
+        help="photos (evenly spaced) for the service-path table; 0 skips it",
+    )
     args = parser.parse_args()
     photos = sorted((require_data() / "photos").glob("*.jpg"))
     if args.limit:
@@ -235,6 +289,9 @@ def main() -> None:
         + (", ".join(f"{photos[i].name} ~ {photos[j].name}" for i, j in twins) or "none")
         + ".",
     ]
+    service: dict[str, object] = {}
+    if args.service_photos:
+        lines += ["", *service_path(photos, related, args.service_photos, service)]
     markdown = "\n".join(lines)
     print(markdown)
     write_results(
@@ -246,6 +303,7 @@ def main() -> None:
             "false_matches_between_originals": false_originals,
             "false_matches_of_copies": false_copies,
             "near_duplicate_pairs_in_data": [[photos[i].name, photos[j].name] for i, j in twins],
+            "service_path": service,
         },
         markdown,
     )

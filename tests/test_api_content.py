@@ -129,6 +129,10 @@ def test_json_signals_and_unrelated_content_is_allowed(service: Service) -> None
         "case_id": None,
         "content_id": "x-2",
         "status": None,
+        "fingerprint": {
+            "strength": "exact_only",
+            "reason": "only exact hashes (MD5/SHA-256) were given; no perceptual fingerprint",
+        },
     }
     held = service.post(
         "/v1/content", json={"content_id": "x-3", "signals": [{"type": "pdq", "value": pdq}]}

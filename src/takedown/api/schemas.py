@@ -96,6 +96,15 @@ class MatchOut(BaseModel):
     action: str = "block"
 
 
+class FingerprintOut(BaseModel):
+    strength: Literal["strong", "weak", "exact_only"] = Field(
+        description="strong: changed copies are recognised; weak: only some are (a dark or flat "
+        "picture's contrast-normalised hash, a video with few usable frames); exact_only: only "
+        "identical files (MD5/SHA-256) can be found"
+    )
+    reason: str
+
+
 class VerdictOut(BaseModel):
     verdict: Literal["allow", "block", "hold"]
     matches: list[MatchOut]
@@ -103,6 +112,11 @@ class VerdictOut(BaseModel):
     content_id: str | None = None
     status: str | None = None
     signals: list[dict[str, Any]] = Field(default_factory=list)
+    fingerprint: FingerprintOut | None = Field(
+        None,
+        description="How far this item's fingerprints can find its copies; null for items "
+        "registered before this was assessed.",
+    )
 
 
 class ContentOut(BaseModel):
@@ -400,6 +414,11 @@ class ReportStatusOut(BaseModel):
         "(a question to another reporter of the same case is never shown here)."
     )
     can_appeal: bool
+    fingerprint: FingerprintOut | None = Field(
+        None,
+        description="The reported items' weakest fingerprint: when not strong, only the copies "
+        "it can recognise were searched and are blocked (see its reason); null when unknown.",
+    )
 
 
 class MessageIn(BaseModel):

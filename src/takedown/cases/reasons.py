@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from takedown.cases.vocabulary import Category, Outcome
+from takedown.signals.strength import Fingerprint, Strength
 
 _GROUNDS = {
     Category.CHILD_SEXUAL_ABUSE: (
@@ -55,15 +56,14 @@ def statement(
     copies: int,
     facts: str,
     automated_detection: bool,
+    fingerprint: Fingerprint | None = None,
 ) -> StatementOfReasons:
+    """``fingerprint``: the reported items' weakest (see :mod:`takedown.signals.strength`);
+    the scope claims only the copy search and the block that it allowed."""
     if outcome is Outcome.VIOLATION:
         ground, explanation = _GROUNDS[category]
         decision = "removal"
-        scope = (
-            f"The reported item and {copies} identical or near-identical cop"
-            f"{'y' if copies == 1 else 'ies'} found by hash matching were removed; re-uploads "
-            "are blocked."
-        )
+        scope = removal_scope(copies, fingerprint)
     else:
         ground, explanation = "no_violation", "The content was not found to break the law or terms."
         decision = "no_action" if outcome is Outcome.NO_VIOLATION else outcome.value
@@ -77,4 +77,32 @@ def statement(
         automated_detection=automated_detection,
         automated_decision=False,  # every decision is taken by a person
         redress=_REDRESS,
+    )
+
+
+def _copies(count: int, kind: str) -> str:
+    return f"{count} {kind} cop{'y' if count == 1 else 'ies'}"
+
+
+def removal_scope(copies: int, fingerprint: Fingerprint | None) -> str:
+    """What a removal reached, said no wider than what was done: an item with only exact
+    matching had only identical copies searched, and only identical re-uploads are blocked."""
+    strength = fingerprint.strength if fingerprint is not None else Strength.STRONG
+    if strength is Strength.EXACT_ONLY:
+        return (
+            f"The reported item and {_copies(copies, 'identical')} were removed. Only identical "
+            "copies were searched, and only identical re-uploads are blocked; altered copies of "
+            "this item cannot be recognised automatically (it has no usable perceptual "
+            "fingerprint)."
+        )
+    if strength is Strength.WEAK:
+        return (
+            f"The reported item and {_copies(copies, 'identical or similar')} found by hash "
+            "matching were removed. Its fingerprint is weak, so altered copies were searched "
+            "for and are blocked only as far as it can recognise them; some altered copies may "
+            "not be found."
+        )
+    return (
+        f"The reported item and {_copies(copies, 'identical or near-identical')} found by hash "
+        "matching were removed; re-uploads are blocked."
     )

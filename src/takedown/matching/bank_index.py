@@ -20,6 +20,7 @@ from takedown.matching.exact_index import ExactIndex
 from takedown.matching.pdq_index import PdqIndex, Words, parse_hashes
 from takedown.matching.vpdq_index import VpdqIndex
 from takedown.signals import AnySignal, Signal, VideoSignal, get
+from takedown.signals.pdq import NORMALISED_TYPE
 from takedown.signals.vpdq import parse_frames
 
 
@@ -43,6 +44,7 @@ class BankIndex:
     def __init__(self, threshold: int | None = None) -> None:
         self.threshold = threshold
         self._pdq = PdqIndex()
+        self._normalised = PdqIndex()  # pdq_normalised: compared only with its own type
         self._videos = VpdqIndex()
         self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
         self._other: dict[int, str] = {}  # vPDQ and exact entries: few, kept by type
@@ -59,7 +61,9 @@ class BankIndex:
         if signal_type == "pdq":
             self._pdq.add(parse_hashes([value]), [entry_id])
             return
-        if signal_type == "vpdq":
+        if signal_type == NORMALISED_TYPE:
+            self._normalised.add(parse_hashes([value]), [entry_id])
+        elif signal_type == "vpdq":
             self._videos.add(parse_frames(value), entry_id)
         else:
             self._exact[signal_type].add(value, entry_id)
@@ -73,7 +77,9 @@ class BankIndex:
         signal_type = self._other.pop(entry_id, None)
         if signal_type is None:
             return self._pdq.remove(entry_id) > 0
-        if signal_type == "vpdq":
+        if signal_type == NORMALISED_TYPE:
+            self._normalised.remove(entry_id)
+        elif signal_type == "vpdq":
             self._videos.remove(entry_id)
         else:
             self._exact[signal_type].remove(entry_id)
@@ -94,6 +100,8 @@ class BankIndex:
             return self._match_video(signal)
         if signal.type == "pdq":
             return self._match_pdq(signal)
+        if signal.type == NORMALISED_TYPE:
+            return self._match_pdq(signal, self._normalised)
         if signal.type in self._exact:
             return [
                 EntryHit(entry, signal.type, 0)
@@ -101,13 +109,14 @@ class BankIndex:
             ]
         return []
 
-    def _match_pdq(self, signal: Signal) -> list[EntryHit]:
-        if not signal.usable or not len(self._pdq):
+    def _match_pdq(self, signal: Signal, index: PdqIndex | None = None) -> list[EntryHit]:
+        index = self._pdq if index is None else index
+        if not signal.usable or not len(index):
             return []
         variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
         return [
-            EntryHit(hit.entry_id, "pdq", hit.distance, transform)
-            for transform, hit in self._pdq.query_dihedral(variants, self.limit("pdq"))
+            EntryHit(hit.entry_id, signal.type, hit.distance, transform)
+            for transform, hit in index.query_dihedral(variants, self.limit(signal.type))
         ]
 
     def _match_video(self, signal: VideoSignal) -> list[EntryHit]:

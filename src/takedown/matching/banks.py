@@ -53,6 +53,9 @@ class BankEntry:
     enabled: bool = True
     added_at: str = ""
     added_by: str = ""
+    transform: str = ""
+    """The service's own: the turn or crop of the reference this hash was taken of (see
+    ``matching.transforms``); not part of the exchange formats."""
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,23 @@ class FrameSampling:
     ``fps=None`` keeps every frame (the vPDQ reference's native mode). With a rate, decoding may
     skip non-reference frames and the deblocking filter, which a 64x64 perceptual hash cannot
     see but which roughly doubles decoding speed. ``max_side`` shrinks sampled frames (area
-    averaging) before conversion; PDQ's cost grows faster than the pixel count.
+    averaging) before conversion; PDQ's cost grows faster than the pixel count. ``dedupe`` asks
+    the frame hasher to keep each distinct frame hash once (a dense reference's still scenes
+    would otherwise repeat one hash hundreds of times in storage).
     """
 
     fps: float | None = None
     max_side: int | None = None
     fast_decode: bool = False
     threads: int = 1
+    dedupe: bool = False
+
+
+REFERENCE_SAMPLING = FrameSampling(fps=None, max_side=512, dedupe=True)
+"""How a video that becomes a reference (a bank entry, a confirmed item) is sampled: every
+frame, at the size uploads are hashed at (1 fps), each distinct frame hash once. Any 1 fps
+sample of a copy then lies within one frame interval of a reference frame, which 1 fps on both
+sides cannot promise for fast-cutting video (the two sides sample different shots)."""
 
 
 def _open(data: bytes) -> Any:

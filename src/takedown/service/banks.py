@@ -157,6 +157,7 @@ def _rows(
             "enabled": True,
             "added_at": now,
             "added_by": actor,
+            "transform": entry.transform,
         }
 
 
@@ -170,6 +171,7 @@ _COPY_COLUMNS = (
     "enabled",
     "added_at",
     "added_by",
+    "transform",
 )
 
 
@@ -202,12 +204,10 @@ def add_entries(
     entries to the case that confirmed them (an overturned appeal disables them)."""
     serialize(session)
     now = datetime.now(UTC)
-    ids = []
-    for row in _rows(bank, entries, actor, now):
-        entry = BankEntry(**row, case_id=case_id)
-        session.add(entry)
-        session.flush()
-        ids.append(entry.id)
+    added = [BankEntry(**row, case_id=case_id) for row in _rows(bank, entries, actor, now)]
+    session.add_all(added)
+    session.flush()  # one batched INSERT: a reference image brings hundreds of variants
+    ids = [entry.id for entry in added]
     record(session, actor, "bank.add", f"bank:{bank.name}", {"entries": len(ids), "via": how})
     return ids
 

@@ -5,7 +5,7 @@ transaction; actions go through the outbox in that same transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -34,6 +34,7 @@ from takedown.service import banks as bank_service
 from takedown.service import cybertip
 from takedown.service.reports import restrict_content, token_digest
 from takedown.service.watch import unwatch
+from takedown.signals.strength import Fingerprint, weakest
 from takedown.store.db import serialize
 from takedown.store.models import (
     Appeal,
@@ -60,7 +61,17 @@ class CopyHit:
     distance: float
 
 
-CopyFinder = Callable[[Session, int], Sequence[CopyHit]]
+@dataclass(frozen=True)
+class CopySearch:
+    """What the search for a case's copies found: the copies, and the reported items'
+    reference entries (every turn and crop, hashed from the evidence bytes) that the bank
+    keeps beside the signals taken at upload; empty where the bytes were not at hand."""
+
+    hits: Sequence[CopyHit]
+    references: Sequence[bank_files.BankEntry] = ()
+
+
+CopyFinder = Callable[[Session, int], CopySearch]
 """Finds the copies of a case's reported items (see :mod:`takedown.service.copies`)."""
 
 
@@ -81,6 +92,11 @@ class CaseItem:
 
     link: CaseContent
     content: Content
+
+    @property
+    def fingerprint(self) -> Fingerprint | None:
+        """How far this item's fingerprints find its copies (None for rows from before)."""
+        return Fingerprint.from_json(self.content.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,17 @@ def case_file(session: Session, case: Case) -> CaseFile:
             ).scalars()
         ),
     )
+
+
+def reported_fingerprint(session: Session, case_id: int) -> Fingerprint | None:
+    """The weakest fingerprint among a case's reported items: what may honestly be said of
+    the copy search and the block (None when no reported item's is known)."""
+    stored = session.execute(
+        select(Content.fingerprint)
+        .join(CaseContent, CaseContent.content_pk == Content.id)
+        .where(CaseContent.case_id == case_id, CaseContent.role == "reported")
+    ).scalars()
+    return weakest(Fingerprint.from_json(f) for f in stored)
 
 
 def case_reports(session: Session, case_id: int) -> list[Report]:
@@ -231,8 +258,9 @@ def _rule(
     asked: Report | None = None,
 ) -> Decision:
     removing = Effect.REMOVE_ALL in ruling.effects
-    copies = find_copies(session, case.id) if removing else []
-    removed = _apply(session, case, ruling, copies, policy, now, reviewer)
+    search = find_copies(session, case.id) if removing else CopySearch(())
+    copies = search.hits
+    removed = _apply(session, case, ruling, search, policy, now, reviewer)
     if ruling.state is CaseState.CONFIRMED:
         stated = Outcome.VIOLATION
     elif ruling.state is CaseState.DISMISSED or outcome not in set(Outcome):
@@ -245,6 +273,7 @@ def _rule(
         copies=removed,
         facts=note or f"Reviewed by a person with the {reviewer.role.value} role.",
         automated_detection=bool(copies),
+        fingerprint=reported_fingerprint(session, case.id),
     )
     decision = Decision(
         case_id=case.id,
@@ -355,7 +384,7 @@ def _apply(
     session: Session,
     case: Case,
     ruling: Ruling,
-    copies: Sequence[CopyHit],
+    search: CopySearch,
     policy: Policy,
     now: datetime,
     reviewer: Reviewer,
@@ -365,7 +394,7 @@ def _apply(
     removed = 0
     effects = set(ruling.effects)
     if Effect.REMOVE_ALL in effects:
-        removed = _remove_all(session, case, copies, policy, now, reviewer)
+        removed = _remove_all(session, case, search, policy, now, reviewer)
     if Effect.RESTORE in effects:
         _restore(session, case, now)
     if Effect.UNBANK in effects:
@@ -420,7 +449,7 @@ def _link(session: Session, case: Case, hit: CopyHit, now: datetime) -> CaseCont
 def _remove_all(
     session: Session,
     case: Case,
-    copies: Sequence[CopyHit],
+    search: CopySearch,
     policy: Policy,
     now: datetime,
     reviewer: Reviewer,
@@ -431,7 +460,7 @@ def _remove_all(
     reported = set(reported_pks(session, case.id))
     remove: set[int] = set(reported)
     review: set[int] = set()
-    for hit in copies:
+    for hit in search.hits:
         if hit.content_pk in remove:
             continue
         row = _link(session, case, hit, now)
@@ -469,7 +498,7 @@ def _remove_all(
             links[content.id].status = "removed"
     if review:
         restrict_content(session, case, sorted(review), now, reason="possible_copy")
-    _bank(session, case, reviewer)
+    _bank(session, case, reviewer, search.references)
     return removed
 
 
@@ -504,7 +533,12 @@ def confirmed_bank_name(category: str) -> str:
     return f"confirmed-{category}"
 
 
-def _bank(session: Session, case: Case, reviewer: Reviewer) -> None:
+def _bank(
+    session: Session, case: Case, reviewer: Reviewer, references: Sequence[bank_files.BankEntry]
+) -> None:
+    """Bank the reported items: the signals taken at upload and, where the copy search
+    hashed the evidence bytes, every turn and crop of them. The platform's block-hash action
+    carries the upload signals only (the variants are this service's to match)."""
     name = confirmed_bank_name(case.category)
     actor = f"user:{reviewer.user_id}"
     bank = bank_service.ensure_bank(
@@ -519,6 +553,12 @@ def _bank(session: Session, case: Case, reviewer: Reviewer) -> None:
     entries = [
         bank_files.BankEntry(t, v, f"case {case.id}", "takedown", f"content:{cid}")
         for t, v, cid in rows
+    ]
+    held = {(entry.signal_type, entry.value) for entry in entries}
+    entries += [
+        replace(entry, label=f"case {case.id}", source="takedown")
+        for entry in references
+        if (entry.signal_type, entry.value) not in held
     ]
     if entries:
         bank_service.add_entries(session, bank, entries, actor=actor, how="case", case_id=case.id)
@@ -639,6 +679,7 @@ class ReportStatus:
     statement: dict[str, object] | None
     question: str
     can_appeal: bool
+    fingerprint: Fingerprint | None = None
 
 
 _STATUS = {
@@ -683,6 +724,7 @@ def status(session: Session, token: str, policy: Policy, now: datetime) -> Repor
         can_appeal=state is CaseState.DISMISSED
         and case.decided_at is not None
         and now - case.decided_at <= window,
+        fingerprint=reported_fingerprint(session, case.id),
     )
 
 

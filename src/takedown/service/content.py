@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from takedown.actions.kinds import ActionKind
 from takedown.actions.outbox import emit
+from takedown.matching.transforms import reported
 from takedown.service.live_index import BankHit, EntryInfo
 from takedown.signals import AnySignal, InvalidSignal
+from takedown.signals.strength import assess
 from takedown.signals.wire import from_stored, indexed_values
 from takedown.store.db import serialize
 from takedown.store.models import CaseContent, Content, ContentSignal, utcnow
@@ -91,7 +93,7 @@ def describe(hits: Sequence[BankHit], infos: Mapping[int, EntryInfo]) -> list[Ma
             signal_type=found.hit.signal_type,
             distance=found.hit.distance,
             external_id=info.external_id,
-            transform=found.hit.transform,
+            transform=reported(found.hit.transform, info.transform),
             query_share=found.hit.query_share,
             target_share=found.hit.target_share,
             action=found.action,
@@ -139,6 +141,7 @@ def register(
         status=_STATUS_FOR[verdict.value],
         verdict=verdict.value,
         matches=[m.to_json() for m in matches],
+        fingerprint=assess(signals).to_json(),
     )
     session.add(content)
     session.flush()

@@ -56,6 +56,7 @@ class EntryInfo:
     label: str
     external_id: str
     enabled: bool
+    transform: str = ""  # the reference's turn/crop this entry holds (matching.transforms)
 
 
 @dataclass
@@ -298,11 +299,15 @@ class LiveIndex:
 def read_entry_info(db: Database, entry_ids: Sequence[int]) -> dict[int, EntryInfo]:
     with db.read() as session:
         rows = session.execute(
-            select(BankEntry.id, BankEntry.label, BankEntry.external_id, BankEntry.enabled).where(
-                BankEntry.id.in_(entry_ids)
-            )
+            select(
+                BankEntry.id,
+                BankEntry.label,
+                BankEntry.external_id,
+                BankEntry.enabled,
+                BankEntry.transform,
+            ).where(BankEntry.id.in_(entry_ids))
         ).all()
-    return {r[0]: EntryInfo(r[1], r[2], r[3]) for r in rows}
+    return {r[0]: EntryInfo(r[1], r[2], r[3], r[4]) for r in rows}
 
 
 _ENTRY_ROWS = (

@@ -34,6 +34,9 @@ class Variant(StrEnum):
     ORIGINAL = "original"
     TRIMMED = "trimmed"
     CROPPED = "cropped"
+    NORMALISED = "normalised"
+    """Hashed after equalising the luminance: only for pictures too dark or flat for PDQ, and
+    matched only against the same variant (its own signal type, ``pdq_normalised``)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from takedown.media.borders import crop, find_content
 from takedown.media.crops import crop_boxes
 from takedown.media.image import RGBArray
 from takedown.signals.base import (
+    QUALITY_USABLE,
     AnySignal,
     Comparison,
     HashOptions,
@@ -29,9 +31,12 @@ from takedown.signals.base import (
     Signal,
     Variant,
 )
+from takedown.signals.normalise import normalise_luminance
 from takedown.signals.registry import register
 
 HASH_BITS = 256
+NORMALISED_TYPE = "pdq_normalised"
+"""The signal type of PDQ hashes of luminance-equalised pictures (see :mod:`.normalise`)."""
 DEFAULT_THRESHOLD = 31
 _HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -105,6 +110,11 @@ class PdqSignal:
         rgb = item.image.rgb
         original = self._signal(rgb, Variant.ORIGINAL, item.options)
         signals: list[AnySignal] = [original]
+        if original.quality is not None and original.quality < QUALITY_USABLE:
+            # too dark or flat for PDQ: hash it again with its luminance equalised, as its own
+            # type, so that it is only ever compared with other normalised hashes
+            normalised = self._signal(normalise_luminance(rgb), Variant.NORMALISED, item.options)
+            signals.append(replace(normalised, type=NORMALISED_TYPE))
         boxes = [(Variant.TRIMMED, box) for box in find_content(rgb)] if item.options.trim else []
         if item.options.crops:
             height, width = rgb.shape[:2]
@@ -146,3 +156,23 @@ class PdqSignal:
 
 
 PDQ = register(PdqSignal())
+
+
+class NormalisedPdqSignal(PdqSignal):
+    """PDQ of a luminance-equalised picture: made by :class:`PdqSignal` for pictures whose own
+    hash is unusable (quality < 50), never on its own (no media kinds), and compared only with
+    its own type, so a normalised hash can never match an ordinary one."""
+
+    name: ClassVar[str] = NORMALISED_TYPE
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
+
+    def hash_media(self, item: MediaItem) -> list[AnySignal]:
+        return []
+
+    def compare(self, a: AnySignal, b: AnySignal, threshold: int | None = None) -> Comparison:
+        if a.type != b.type:
+            raise InvalidSignal("a normalised PDQ hash compares only with another normalised one")
+        return super().compare(a, b, threshold)
+
+
+PDQ_NORMALISED = register(NormalisedPdqSignal())

@@ -111,6 +111,9 @@ class BankEntry(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     added_by: Mapped[str] = mapped_column(String(200), default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None, index=True)
+    transform: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    """The turn and/or crop of the reference this entry's hash was taken of ("" as it is;
+    see ``matching.transforms``), so that a match says how the copy was changed."""
 
 
 class BankChange(Base):
@@ -140,6 +143,8 @@ class Content(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     verdict: Mapped[str] = mapped_column(String(10))
     matches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    fingerprint: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    """How far its fingerprints find copies (``signals.strength``); None on rows from before."""
 
 
 class ContentSignal(Base):

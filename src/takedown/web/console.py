@@ -356,7 +356,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     staff.reviewer,
                     AppealOutcome(values.get("outcome", "")),
                     note=note,
-                    find_copies=copies_in(state.index),
+                    find_copies=copies_in(state.index, state.evidence),
                     policy=state.policy,
                     now=state.now(),
                 )
@@ -371,7 +371,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     outcome,
                     category=Category(category) if category else None,
                     note=note,
-                    find_copies=copies_in(state.index),
+                    find_copies=copies_in(state.index, state.evidence),
                     policy=state.policy,
                     now=state.now(),
                     ask=(values.get("report_id") or None) if asking else None,

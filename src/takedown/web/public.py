@@ -57,6 +57,27 @@ STATUS_TEXT = {
     # said without "your": the appeal may be another reporter's or the uploader's
     "in_appeal": _("The decision is being looked at again by a reviewer who took no part in it."),
 }
+REMOVED_TEXT = {
+    # said no wider than the reported item's fingerprint allowed (signals.strength)
+    "exact_only": _(
+        "The content was removed, with the identical copies we found. Identical copies were "
+        "searched; altered copies of this item cannot be recognised automatically, so only "
+        "identical re-uploads are blocked."
+    ),
+    "weak": _(
+        "The content was removed, with the copies we found. This item's fingerprint is weak: "
+        "altered copies are found and blocked only as far as it can recognise them, and some "
+        "may be missed."
+    ),
+}
+
+
+def status_text(status: str, strength: str | None) -> str:
+    """The status page's lead sentence: a removal never claims a wider search or block than
+    the reported item's fingerprint allowed."""
+    if status == "removed" and strength in REMOVED_TEXT:
+        return REMOVED_TEXT[strength]
+    return STATUS_TEXT[status]
 
 
 def _form_page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -221,7 +242,8 @@ def statusrender(request: Request, token: str) -> Response:
             return _error(
                 request, 404, _("This status link is not known. Check you copied all of it.")
             )
-    context = {"status": found, "text": STATUS_TEXT[found.status], "token": token}
+    strength = found.fingerprint.strength.value if found.fingerprint is not None else None
+    context = {"status": found, "text": status_text(found.status, strength), "token": token}
     return _form_page(request, "status.html", context)
 
 

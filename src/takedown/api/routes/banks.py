@@ -32,7 +32,8 @@ from takedown.auth.scopes import Scope
 from takedown.matching import banks as bank_files
 from takedown.media import MediaLimits
 from takedown.service import banks as bank_service
-from takedown.signals import HashOptions, InvalidSignal, Signal, hash_bytes
+from takedown.service.references import reference_entries, reference_signals
+from takedown.signals import InvalidSignal, Signal
 from takedown.store.models import Bank, BankEntry
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
@@ -146,11 +147,10 @@ def list_entries(
 def _media_entries(
     data: bytes, limits: MediaLimits, label: str, source: str, external_id: str
 ) -> list[bank_files.BankEntry]:
-    result = hash_bytes(data, HashOptions(limits=limits))
-    sha = next(
-        (s.value for s in result.signals if isinstance(s, Signal) and s.type == "sha256"), ""
-    )
-    return bank_files.entries_for(result.signals, label, source, external_id or f"sha256:{sha}")
+    """A media file's entries: as a reference, every turn and the crop grid of an image."""
+    signals = reference_signals(data, limits)
+    sha = next((s.value for s in signals if isinstance(s, Signal) and s.type == "sha256"), "")
+    return reference_entries(signals, label, source, external_id or f"sha256:{sha}")
 
 
 @router.post(
@@ -163,7 +163,8 @@ async def add_entries(
     name: str, request: Request, principal: Principal = Depends(require(Scope.BANKS_WRITE))
 ) -> EntriesAdded:
     """Add signals (JSON ``{"entries": [...]}``) or a media file (multipart: ``file`` plus
-    optional ``label``, ``source``, ``external_id``): every hash takedown makes of it."""
+    optional ``label``, ``source``, ``external_id``): every hash takedown makes of it, an
+    image's 8 turns and flips and its crop grid too, so turned and cropped copies match."""
     state = app_state(request)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):

@@ -260,7 +260,7 @@ def decide(
                 outcome,
                 category=Category(body.category) if body.category else None,
                 note=body.note,
-                find_copies=copies_in(state.index),
+                find_copies=copies_in(state.index, state.evidence),
                 policy=state.policy,
                 now=state.now(),
                 ask=body.report_id,
@@ -315,7 +315,7 @@ def decide_appeal(
             reviewer,
             AppealOutcome(body.outcome),
             note=body.note,
-            find_copies=copies_in(state.index),
+            find_copies=copies_in(state.index, state.evidence),
             policy=state.policy,
             now=state.now(),
         )

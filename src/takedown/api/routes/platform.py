@@ -22,6 +22,7 @@ from takedown.service.content import ContentInfo, MatchInfo, verdict_for
 from takedown.service.live_index import read_entry_info
 from takedown.service.uploads import report_blocked, review_held
 from takedown.signals import AnySignal, HashOptions, hash_bytes
+from takedown.signals.strength import assess
 from takedown.signals.wire import from_stored
 from takedown.store.models import Content
 
@@ -75,6 +76,7 @@ def _verdict_out(session: Session, content: Content) -> dict[str, object]:
         "case_id": str(case_id) if case_id is not None else None,
         "content_id": content.content_id,
         "status": content.status,
+        "fingerprint": content.fingerprint,
     }
 
 
@@ -155,6 +157,7 @@ async def lookup(
             "verdict": verdict,
             "matches": [m.to_json() for m in matches],
             "signals": [s.to_json() for s in signals] if data is not None else [],
+            "fingerprint": assess(signals).to_json(),
         }
     )
 

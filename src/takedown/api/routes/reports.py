@@ -13,6 +13,7 @@ from takedown.api.errors import ApiError
 from takedown.api.report_limits import admit_report
 from takedown.api.schemas import (
     AppealIn,
+    FingerprintOut,
     MessageIn,
     ReportAccepted,
     ReportIn,
@@ -214,6 +215,11 @@ def _status(state: AppState, token: str) -> ReportStatusOut:
         statement_of_reasons=found.statement,
         question=found.question,
         can_appeal=found.can_appeal,
+        fingerprint=(
+            FingerprintOut.model_validate(found.fingerprint.to_json())
+            if found.fingerprint is not None
+            else None
+        ),
     )
 
 
