@@ -187,7 +187,7 @@ def doe_flow(
                     tally.false += 1
                 elif mine == i and item["status"] == "removed":
                     tally.add(tally.found, name)
-                elif mine == i and item["status"] == "needs_confirm":
+                elif mine == i and item["case_status"] == "needs_confirm":
                     tally.add(tally.review, name)
         _wait_index(app, "confirmed-child_sexual_abuse", 1)
         time.sleep(0.5)

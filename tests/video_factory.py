@@ -99,3 +99,66 @@ def black_border(rgb: np.ndarray, share: float = 0.12) -> np.ndarray:
     out = np.zeros((height + 2 * top, width + 2 * side, 3), dtype=rgb.dtype)
     out[top : top + height, side : side + width] = rgb
     return out
+
+
+def video_frames(source: Path) -> tuple[list[np.ndarray], Fraction]:
+    """Every decoded frame of a video as RGB, and its frame rate."""
+    with av.open(str(source)) as src:
+        stream_in = src.streams.video[0]
+        rate = Fraction(stream_in.average_rate or 25)
+        return [f.to_ndarray(format="rgb24") for f in src.decode(stream_in)], rate
+
+
+def write_video(
+    frames: list[np.ndarray], path: Path, rate: Fraction | int, *, crf: int = 23
+) -> bytes:
+    """Encode RGB frames (all one size, even sides) as H.264 in MP4 at ``rate``."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("h264", rate=rate, options={"crf": str(crf)})
+        stream.width, stream.height = width // 2 * 2, height // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame = frame.reformat(width=stream.width, height=stream.height)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def grayscale(rgb: np.ndarray) -> np.ndarray:
+    luma = (rgb @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    return np.repeat(luma[:, :, None], 3, axis=2)
+
+
+def resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` at ``size`` (width, height), area-averaged."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return np.asarray(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+
+
+def resampled(frames: list[np.ndarray], rate: Fraction, new_rate: int) -> list[np.ndarray]:
+    """The frames a frame-rate converter keeps: at each output time, the source frame shown."""
+    duration = len(frames) / rate
+    count = int(duration * new_rate)
+    return [frames[min(len(frames) - 1, int(i / new_rate * rate))] for i in range(count)]
+
+
+def fast_cutting_frames(
+    shots: list[np.ndarray],
+    seconds: float = 6,
+    fps: int = 30,
+    shot_frames: int = 3,
+    size: tuple[int, int] = (320, 240),
+) -> list[np.ndarray]:
+    """A clip that cuts to a new shot every ``shot_frames`` frames (a montage, a music video),
+    each shot a slow pan across one of ``shots`` (photos): two 1 fps samplings of it that start
+    a few frames apart never see the same shot."""
+    frames = []
+    for i in range(int(seconds * fps)):
+        shot = resized(shots[i // shot_frames % len(shots)], (size[0] + 16, size[1]))
+        x = i % shot_frames * 2
+        frames.append(np.ascontiguousarray(shot[:, x : x + size[0]]))
+    return frames

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -11,6 +12,7 @@ from takedown.cli.hashing import FileOutcome, hash_files, progress_bar
 from takedown.cli.output import stderr, stdout
 from takedown.matching.banks import BankEntry, BankFormat, entries_for, save_bank
 from takedown.matching.matcher import Match, Matcher
+from takedown.media.video import REFERENCE_SAMPLING
 from takedown.signals import HashOptions
 
 
@@ -75,7 +77,9 @@ def run_bank_from_media(
     jobs: int,
     show_progress: bool,
 ) -> tuple[int, int]:
-    """Write a bank of every file's hashes; returns (entries written, files failed)."""
+    """Write a bank of every file's hashes; returns (entries written, files failed). Videos
+    are hashed as references: every frame, each distinct frame once (``REFERENCE_SAMPLING``)."""
+    options = replace(options, video=REFERENCE_SAMPLING)
     err = stderr()
     entries: list[BankEntry] = []
     failed = 0

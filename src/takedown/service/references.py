@@ -19,13 +19,16 @@ from collections.abc import Iterable, Sequence
 from takedown.matching import banks as bank_files
 from takedown.matching.transforms import stored
 from takedown.media import MediaError, MediaLimits
+from takedown.media.video import REFERENCE_SAMPLING
 from takedown.signals import AnySignal, HashOptions, Signal, Variant, hash_bytes
 from takedown.signals.wire import stored_value
 
 
 def reference_options(limits: MediaLimits) -> HashOptions:
-    """How a reference is hashed: every turn and the crop grid (videos as usual)."""
-    return HashOptions(limits=limits, dihedral=True, crops=True)
+    """How a reference is hashed: every turn and the crop grid; a video at every frame, each
+    distinct frame once (``REFERENCE_SAMPLING``), so a 1 fps upload of it always has a
+    reference frame within one frame interval, even where the shots change every few frames."""
+    return HashOptions(limits=limits, dihedral=True, crops=True, video=REFERENCE_SAMPLING)
 
 
 def reference_signals(data: bytes, limits: MediaLimits) -> list[AnySignal]:

@@ -87,9 +87,7 @@ def dedupe(frames: Sequence[FrameHash]) -> list[FrameHash]:
     for frame in frames:
         kept.setdefault((frame.value, frame.usable), frame)
     usable = {value for value, is_usable in kept if is_usable}
-    return [
-        f for key, f in kept.items() if key[1] or key[0] not in usable
-    ]
+    return [f for key, f in kept.items() if key[1] or key[0] not in usable]
 
 
 def overlap(query: VideoSignal, target: VideoSignal, threshold: int) -> VideoOverlap:
@@ -168,14 +166,15 @@ class VpdqSignal:
             if options.mirror_video:
                 flipped = np.ascontiguousarray(frame.rgb[:, ::-1])
                 mirrored.append(FrameHash(*hash_rgb(flipped), timestamp=frame.timestamp))
-        kept = dedupe if options.video.dedupe else tuple
-        signals: list[AnySignal] = [VideoSignal(self.name, tuple(kept(frames)))]
+
+        def kept(hashes: list[FrameHash]) -> tuple[FrameHash, ...]:
+            return tuple(dedupe(hashes) if options.video.dedupe else hashes)
+
+        signals: list[AnySignal] = [VideoSignal(self.name, kept(frames))]
         if frames and bordered * 2 >= len(frames):
-            signals.append(
-                VideoSignal(self.name, tuple(kept(trimmed)), variant=Variant.TRIMMED)
-            )
+            signals.append(VideoSignal(self.name, kept(trimmed), variant=Variant.TRIMMED))
         if mirrored:
-            signals.append(VideoSignal(self.name, tuple(kept(mirrored)), transform="mirror"))
+            signals.append(VideoSignal(self.name, kept(mirrored), transform="mirror"))
         return signals
 
     def parse(self, value: str) -> str:
