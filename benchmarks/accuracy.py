@@ -1,4 +1,5 @@
-"""Recall per transform and false matches, on every photo in ../shared/data/photos.
+"""Recall per transform and false matches, on every photo in ../shared/data/photos and every
+video in ../shared/data/videos (``video_accuracy``), and through the service (``service_accuracy``).
 
 Run: ``make bench-accuracy``. The bank holds what takedown stores for each original (its PDQ
 hashes: original and trimmed variants). A copy matches when any of its PDQ hashes, or their 8
@@ -21,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 import service_accuracy
+import video_accuracy
 from _common import require_data, write_results
 from takedown.matching.pdq_index import parse_hashes
 from takedown.signals import HashOptions, Signal, hash_bytes
@@ -187,17 +189,37 @@ SERVICE_TRANSFORMS = (
 )
 """The changes the service path is measured on (the issue's list)."""
 
+SERVICE_GOALS = {
+    "mirror": 1.0,
+    "rotate 90": 1.0,
+    "rotate 180": 1.0,
+    "crop 5% off-centre": 0.95,
+    "black border 10%": 0.97,
+    "letterbox 16:9": 0.97,
+    "screenshot padding": 0.97,
+    "jpeg q30": 0.99,
+    "resize 0.5": 0.99,
+}
+"""Issue 14's goals for the service path (a share of the sampled photos, all usable)."""
+
 
 def _copy_maker(name: str) -> service_accuracy.MakeCopy:
     return lambda path: _png(TRANSFORMS[name](Image.open(path).convert("RGB")))
 
 
 def service_path(
-    photos: list[Path], related: dict[int, set[int]], count: int, out: dict[str, object]
+    photos: list[Path],
+    usable: list[bool],
+    related: dict[int, set[int]],
+    count: int,
+    out: dict[str, object],
 ) -> list[str]:
-    """The service-path table on ``count`` evenly spaced photos; fills ``out`` for the JSON."""
-    step = max(1, len(photos) // count)
-    chosen = list(range(0, len(photos), step))[:count]
+    """The service-path table on ``count`` evenly spaced photos with a usable PDQ (the goals
+    are of usable photos; the others are ``exact_only``, said so, not searched); fills ``out``
+    for the JSON."""
+    candidates = [i for i, ok in enumerate(usable) if ok]
+    step = max(1, len(candidates) // count)
+    chosen = candidates[::step][:count]
     sample = [photos[i] for i in chosen]
     position = {photo_index: n for n, photo_index in enumerate(chosen)}
     near = {
@@ -218,7 +240,7 @@ def service_path(
         false_bank=bank.false,
         false_doe=doe.false,
     )
-    return service_accuracy.table(len(sample), SERVICE_TRANSFORMS, bank, doe)
+    return service_accuracy.table(len(sample), SERVICE_TRANSFORMS, bank, doe, SERVICE_GOALS)
 
 
 def main() -> None:
@@ -230,6 +252,9 @@ def main() -> None:
         type=int,
         default=60,
         help="photos (evenly spaced) for the service-path table; 0 skips it",
+    )
+    parser.add_argument(
+        "--no-videos", action="store_true", help="skip the video table (every shared video)"
     )
     args = parser.parse_args()
     photos = sorted((require_data() / "photos").glob("*.jpg"))
@@ -291,7 +316,11 @@ def main() -> None:
     ]
     service: dict[str, object] = {}
     if args.service_photos:
-        lines += ["", *service_path(photos, related, args.service_photos, service)]
+        usable = [bool(r["bank"]) for r in results]
+        lines += ["", *service_path(photos, usable, related, args.service_photos, service)]
+    video: dict[str, object] = {}
+    if not args.no_videos:
+        lines += ["", "Videos:", "", *video_accuracy.run(args.jobs, video)]
     markdown = "\n".join(lines)
     print(markdown)
     write_results(
@@ -304,6 +333,7 @@ def main() -> None:
             "false_matches_of_copies": false_copies,
             "near_duplicate_pairs_in_data": [[photos[i].name, photos[j].name] for i, j in twins],
             "service_path": service,
+            "video": video,
         },
         markdown,
     )

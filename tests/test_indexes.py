@@ -46,6 +46,22 @@ def _frames(values: list[str], quality: int = 100) -> list[FrameHash]:
     return [FrameHash(v, quality, float(i)) for i, v in enumerate(values)]
 
 
+def test_an_entrys_videos_are_counted_apart() -> None:
+    """A content item stores its original and its mirrored vPDQ under one id: a copy holding
+    70% of the original is 70% of that video, not 35% of the two pooled (the Doe browser test
+    found a trimmed repost left up this way)."""
+    rng = np.random.default_rng(5)
+    original = [rng.bytes(32).hex() for _ in range(10)]
+    mirrored = [rng.bytes(32).hex() for _ in range(10)]
+    index = VpdqIndex()
+    index.add(_frames(original), 1)
+    index.add(_frames(mirrored), 1)
+    trimmed = index.query(_frames(original[3:]))
+    assert len(trimmed) == 1
+    assert trimmed[0].query_share == 1.0 and trimmed[0].target_share == 0.7
+    assert index.remove(1) == 20 and index.query(_frames(original)) == []
+
+
 def test_video_index_shares() -> None:
     rng = np.random.default_rng(3)
     values = [rng.bytes(32).hex() for _ in range(10)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 from .conftest import synthetic_rgb
 
@@ -162,3 +163,17 @@ def fast_cutting_frames(
         x = i % shot_frames * 2
         frames.append(np.ascontiguousarray(shot[:, x : x + size[0]]))
     return frames
+
+
+def write_fast_cutting_clip(photos: list[Path], path: Path, count: int = 60) -> bytes:
+    """A 6 s, 30 fps montage of the first ``count`` of ``photos`` (``fast_cutting_frames``:
+    a new shot every 3 frames), written to ``path``."""
+    shots = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(photos)[:count]]
+    return write_video(fast_cutting_frames(shots), path, 30)
+
+
+def cut_start(source: Path, path: Path, share: float = 0.2) -> bytes:
+    """``source`` with its first ``share`` of frames cut (20% of a 6 s clip is 1.2 s: not a
+    whole second, so 1 fps samplings of the two never see the same frames)."""
+    frames, rate = video_frames(source)
+    return write_video(frames[int(len(frames) * share) :], path, rate)

@@ -31,21 +31,28 @@ class VideoHit:
 
 
 class VpdqIndex:
+    """Stored videos, each counted on its own. One entry id may hold several videos (a content
+    item's original and mirrored vPDQ signals): their seconds are never pooled, or a copy found
+    whole in one of them would show half a share, and the best video of each entry answers."""
+
     def __init__(self) -> None:
         self._frames = PdqIndex()
-        self._owner: list[int] = []
+        self._owner: list[int] = []  # per stored frame: its video's number
         self._second: list[int] = []  # per stored frame: its second, numbered across the index
         self._seconds = 0
-        self._second_count: dict[int, int] = {}
+        self._video_entry: list[int] = []  # per video: the entry id it belongs to
+        self._video_seconds: list[int] = []  # per video: how many compared seconds it has
+        self._videos: dict[int, list[int]] = {}  # per live entry id: its videos
 
     def __len__(self) -> int:
-        return len(self._second_count)
+        return len(self._videos)
 
     def add(self, frames: Sequence[FrameHash], entry_id: int) -> None:
         """Store a video's compared frames; a video with none cannot be matched and is skipped."""
         usable = compared_seconds(frames)
         if not usable:
             return
+        video = len(self._video_entry)
         first = len(self._owner)
         numbers: dict[int, int] = {}
         for _, second in usable:
@@ -55,15 +62,19 @@ class VpdqIndex:
             parse_hashes([value for value, _ in usable]),
             list(range(first, first + len(usable))),
         )
-        self._owner.extend([entry_id] * len(usable))
+        self._owner.extend([video] * len(usable))
         self._second.extend(numbers[second] for _, second in usable)
-        self._second_count[entry_id] = self._second_count.get(entry_id, 0) + len(numbers)
+        self._video_entry.append(entry_id)
+        self._video_seconds.append(len(numbers))
+        self._videos.setdefault(entry_id, []).append(video)
 
     def remove(self, entry_id: int) -> int:
-        """Forget a stored video; returns how many of its frames were live."""
-        if self._second_count.pop(entry_id, None) is None:
+        """Forget an entry's stored videos; returns how many of their frames were live."""
+        videos = self._videos.pop(entry_id, None)
+        if videos is None:
             return 0
-        frames = [i for i, owner in enumerate(self._owner) if owner == entry_id]
+        gone = set(videos)
+        frames = [i for i, owner in enumerate(self._owner) if owner in gone]
         return self._frames.remove_many(frames)
 
     def query(
@@ -72,29 +83,38 @@ class VpdqIndex:
         threshold: int = 31,
         entry_threshold: dict[int, int] | None = None,
     ) -> list[VideoHit]:
-        """Every stored video sharing a frame with the query, with both shares, best first.
+        """Every stored entry sharing a frame with the query, with both shares of its best
+        video (a match first, then the larger shares), best first.
 
-        ``entry_threshold`` narrows the frame distance per stored video (per-bank thresholds).
+        ``entry_threshold`` narrows the frame distance per stored entry (per-bank thresholds).
         """
         query = compared_seconds(frames)
-        if not query or not self._second_count:
+        if not query or not self._videos:
             return []
         seconds = len({second for _, second in query})
         matched_query: dict[int, set[int]] = defaultdict(set)
         matched_target: dict[int, set[int]] = defaultdict(set)
         for value, second in query:
             for hit in self._frames.query(value, threshold):
-                entry = self._owner[hit.entry_id]
+                video = self._owner[hit.entry_id]
+                entry = self._video_entry[video]
                 limit = (entry_threshold or {}).get(entry, threshold)
-                if hit.distance <= limit:
-                    matched_query[entry].add(second)
-                    matched_target[entry].add(self._second[hit.entry_id])
-        hits = [
-            VideoHit(
+                if entry in self._videos and hit.distance <= limit:
+                    matched_query[video].add(second)
+                    matched_target[video].add(self._second[hit.entry_id])
+        best: dict[int, VideoHit] = {}
+        for video, found in matched_query.items():
+            entry = self._video_entry[video]
+            share = VideoHit(
                 entry,
                 len(found) / seconds,
-                len(matched_target[entry]) / self._second_count[entry],
+                len(matched_target[video]) / self._video_seconds[video],
             )
-            for entry, found in matched_query.items()
-        ]
-        return sorted(hits, key=lambda h: (-h.query_share, -h.target_share, h.entry_id))
+            known = best.get(entry)
+            if known is None or _rank(share) > _rank(known):
+                best[entry] = share
+        return sorted(best.values(), key=lambda h: (-h.query_share, -h.target_share, h.entry_id))
+
+
+def _rank(hit: VideoHit) -> tuple[bool, float, float]:
+    return hit.matched, max(hit.query_share, hit.target_share), hit.query_share
