@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument(
         "--service-photos",
         type=int,
-        default=60,
+        default=30,
         help="photos (evenly spaced) for the service-path table; 0 skips it",
     )
     parser.add_argument(
@@ -320,7 +320,12 @@ def main() -> None:
         lines += ["", *service_path(photos, usable, related, args.service_photos, service)]
     video: dict[str, object] = {}
     if not args.no_videos:
-        lines += ["", "Videos:", "", *video_accuracy.run(args.jobs, video)]
+        lines += [
+            "",
+            "Video copies (every shared video):",
+            "",
+            *video_accuracy.run(args.jobs, video),
+        ]
     markdown = "\n".join(lines)
     print(markdown)
     write_results(

@@ -11,6 +11,7 @@ which is what the bank index computes at scale. Baseline in the same run: the re
 False matches: every ordered pair of different videos (the 1 fps upload of one against the
 dense reference of the other), and every changed copy against the other videos' references.
 Pairs known to be the same footage (v2/v2s, carphone pristine/distorted) count as one video.
+A fast-cutting montage of shared photos (the issue's hard case) is added to the shared videos.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from tests import video_factory as vf  # the tests' copy builders, reused
 SAME_FOOTAGE = ({"v2.m4v", "v2s.mov"}, {"carphone_pristine.mp4", "carphone_distorted.mp4"})
 """Pairs in the data set that are the same footage: a match between them is right."""
 
+MONTAGE_PHOTOS = 60
+"""The fast-cutting montage is made of the first this many shared photos."""
+
 UPLOAD = HashOptions()
 """How an upload is hashed (1 fps, with the trimmed and mirrored variants)."""
 
@@ -65,8 +69,9 @@ def _frame_rate(source: Path, path: Path) -> bytes:
 
 
 def _other_footage(size: tuple[int, int], fps: int, seconds: float, seed: int) -> Frames:
-    """Unrelated real footage: pans across shared photos, a cut every 8 frames."""
-    photos = sorted((require_data() / "photos").glob("*.jpg"))
+    """Unrelated real footage: pans across shared photos, a cut every 8 frames (photos not in
+    the montage, which is the first 60)."""
+    photos = sorted((require_data() / "photos").glob("*.jpg"))[MONTAGE_PHOTOS:]
     rng = np.random.default_rng(seed)
     shots = [
         np.asarray(Image.open(photos[i]).convert("RGB"))
@@ -116,6 +121,15 @@ class Hashed:
 
 def _videos(signals: Sequence[AnySignal]) -> list[VideoSignal]:
     return [s for s in signals if isinstance(s, VideoSignal) and s.type == "vpdq"]
+
+
+def fast_cutting_clip(folder: Path) -> Path:
+    """The issue's hard case, which the shared set lacks: a 6 s, 30 fps montage of shared photos,
+    a new shot every 3 frames (``video_factory.write_fast_cutting_clip``), made in ``folder``."""
+    path = folder / "fast-cutting-montage.mp4"
+    photos = sorted((require_data() / "photos").glob("*.jpg"))
+    vf.write_fast_cutting_clip(photos, path, MONTAGE_PHOTOS)
+    return path
 
 
 def hash_video(path: Path) -> Hashed:
@@ -176,8 +190,8 @@ def _frames(signals: Sequence[VideoSignal]) -> int:
 
 def run(jobs: int, out: dict[str, object]) -> list[str]:
     """The video table; fills ``out`` for the JSON."""
-    paths = sorted((require_data() / "videos").iterdir())
-    with ProcessPoolExecutor(jobs) as pool:
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(jobs) as pool:
+        paths = [*sorted((require_data() / "videos").iterdir()), fast_cutting_clip(Path(tmp))]
         hashed = list(pool.map(hash_video, paths))
     print(f"{len(hashed)} videos x {len(TRANSFORMS)} copies hashed", flush=True)
     # A video whose own frames are all too flat for PDQ (rgb.m4v: plain colour fields) has no
@@ -212,7 +226,9 @@ def run(jobs: int, out: dict[str, object]) -> list[str]:
     false_pairs = [f"{a.name} ~ {b.name}" for a, b in pairs if matches(a.sparse, b.dense)]
     total = len(usable)
     lines = [
-        f"Videos: {len(hashed)} ({', '.join(v.name for v in hashed)}); copies hashed as uploads "
+        f"Videos: {len(hashed)} ({', '.join(v.name for v in hashed)}: the shared videos and a "
+        "montage of shared photos cutting every 3 frames, made on the spot); copies hashed as "
+        "uploads "
         f"(1 fps); threshold {DEFAULT_THRESHOLD}, a match when >= 80% of either side's usable "
         f"seconds are found. Recall is of the {total} videos with a usable fingerprint; "
         + (
