@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -114,6 +115,23 @@ class Service:
         with self.db.write() as session:
             create_user(session, address, Role(role), "a long test password", actor="test")
             return create_user_token(session, address, actor="test")[1]
+
+    def sign_in(self, email: str, password: str) -> str:
+        """Sign the test client in to the console, as a browser does (the login form's
+        double-submit token, then the session); returns the session's CSRF token."""
+        self.client.cookies.clear()
+        page = self.client.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        answer = self.client.post(
+            "/console/login",
+            data={"csrf_token": token.group(1), "email": email, "password": password},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.client.get("/console").text)
+        assert found is not None
+        return found.group(1)
 
     def set_now(self, moment: datetime) -> None:
         """Move the service's clock (deadline tests never sleep)."""

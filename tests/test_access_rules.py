@@ -29,19 +29,7 @@ def _person(service: Service, role: str) -> str:
 
 def _sign_in(service: Service, email: str) -> str:
     """Signs the test client in; returns the session's CSRF token."""
-    service.client.cookies.clear()
-    page = service.client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = service.client.post(
-        "/console/login",
-        data={"csrf_token": token.group(1), "email": email, "password": PASSWORD},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    found = re.search(r'name="csrf_token" value="([^"]+)"', service.client.get("/console").text)
-    assert found is not None
-    return found.group(1)
+    return service.sign_in(email, PASSWORD)
 
 
 def _reported_item(service: Service, content_id: str = "item-1", *, p0: bool = False) -> int:

@@ -135,16 +135,7 @@ def _sign_in(service: Service, role: str) -> None:
     email = f"{role}-{uuid.uuid4().hex[:6]}@example.org"
     with service.db.write() as session:
         create_user(session, email, Role(role), PASSWORD, actor="test")
-    service.client.cookies.clear()
-    page = service.client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = service.client.post(
-        "/console/login",
-        data={"csrf_token": token.group(1), "email": email, "password": PASSWORD},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
+    service.sign_in(email, PASSWORD)
 
 
 def _register(service: Service, content_id: str, data: bytes) -> dict[str, Any]:

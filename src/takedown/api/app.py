@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         limiter=RateLimiter(settings.report_rate_per_ip, settings.report_rate_total, secret),
         replays=Replays(secret),
         sessions=Sessions(secret, settings.session_max_age_s),
+        secret=secret,
         evidence=EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days),
     )
 

@@ -146,6 +146,9 @@ class AppState:
     sessions: Sessions
     evidence: EvidenceStore
     replays: Replays
+    secret: str = field(repr=False, default="")
+    """The service secret (HOME/secret_key or ``secret_key``), read once at start: it keys the
+    sign-in throttle's HMACs, the rate-limit salt and the session signer."""
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)

@@ -30,7 +30,7 @@ from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
 from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook, utcnow
 from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _staff
-from takedown.web.session import same, secret_key
+from takedown.web.session import same
 from takedown.web.templating import _, render
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -91,8 +91,7 @@ def _circuit(hook: Webhook) -> str:
 def _sign_in_locks(request: Request, db: Session, users: list[User]) -> dict[int, datetime]:
     """User id -> until when a sign-in lock holds on their account (from some address)."""
     state = app_state(request)
-    secret = secret_key(state.settings.secret_key, state.settings.home)
-    accounts = {throttle.account_key(secret, u.email): u.id for u in users}
+    accounts = {throttle.account_key(state.secret, u.email): u.id for u in users}
     return throttle.locked_accounts(db, accounts, state.now())
 
 
@@ -171,10 +170,9 @@ async def unlock_user(request: Request, user_id: int) -> Response:
         return checked
     staff, _values = checked
     state = app_state(request)
-    secret = secret_key(state.settings.secret_key, state.settings.home)
     try:
         with state.db.write() as db:
-            accounts.unlock_user(db, user_id, secret, state.now(), staff.actor)
+            accounts.unlock_user(db, user_id, state.secret, state.now(), staff.actor)
     except AccountError as exc:
         return _overview(request, staff, message=str(exc), status=404)
     return RedirectResponse("/console/admin#users", status_code=303)

@@ -55,7 +55,7 @@ from takedown.store.models import (
 )
 from takedown.web import media as review_media
 from takedown.web.charts import ClockFigures, count_bars, duration_histogram
-from takedown.web.session import FORM_COOKIE, StaffSession, same, secret_key
+from takedown.web.session import FORM_COOKIE, StaffSession, same
 from takedown.web.templating import _, render, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -154,8 +154,7 @@ async def login(request: Request) -> Response:
     password = values.get("password", "")
     now = state.now()
     refused = _("Wrong email or password, or the account is locked for a while.")
-    secret = secret_key(state.settings.secret_key, state.settings.home)
-    keys = throttle.Keys.of(secret, email, client_group(request_client(request)))
+    keys = throttle.Keys.of(state.secret, email, client_group(request_client(request)))
     limits = throttle.Limits.of(state.settings)
     with state.db.write() as db:
         user = db.execute(select(User).where(User.email == email)).scalar_one_or_none()
