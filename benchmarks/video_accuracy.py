@@ -4,7 +4,7 @@ Part of ``make bench-accuracy``. Each shared video becomes a reference the way t
 one (``reference_options``: every frame, deduplicated, with its trimmed and mirrored variants);
 each changed copy is hashed as an upload is (the default options: 1 fps). A copy is found when
 any of its vPDQ signals matches any of its original's (``vpdq.overlap`` / ``is_match``: most of
-the query's usable seconds found in the reference, or most of the reference's in the query),
+the query's usable time found in the reference, or most of the reference's in the query),
 which is what the bank index computes at scale. Baseline in the same run: the reference hashed at
 1 fps, as an upload is.
 
@@ -32,7 +32,7 @@ from takedown.service.references import reference_options
 from takedown.signals import AnySignal, HashOptions, VideoSignal, hash_bytes
 from takedown.signals.pdq import DEFAULT_THRESHOLD
 from takedown.signals.strength import Strength, assess
-from takedown.signals.vpdq import overlap
+from takedown.signals.vpdq import VIDEO_TYPES, compared_frames, overlap
 
 sys.path.insert(0, str(ROOT))
 from tests import video_factory as vf  # the tests' copy builders, reused
@@ -120,7 +120,7 @@ class Hashed:
 
 
 def _videos(signals: Sequence[AnySignal]) -> list[VideoSignal]:
-    return [s for s in signals if isinstance(s, VideoSignal) and s.type == "vpdq"]
+    return [s for s in signals if isinstance(s, VideoSignal) and s.type in VIDEO_TYPES]
 
 
 def fast_cutting_clip(folder: Path) -> Path:
@@ -160,16 +160,24 @@ def hash_video(path: Path) -> Hashed:
 
 
 def matches(query: Sequence[VideoSignal], reference: Sequence[VideoSignal]) -> bool:
-    """Any of the query's signals (original, trimmed, mirrored) matches any of the reference's,
-    as the bank index pairs them."""
+    """Any of the query's signals (original, trimmed, mirrored, normalised) matches one of the
+    reference's of its type, as the bank index pairs them."""
     return any(
-        overlap(q, r, DEFAULT_THRESHOLD).matched for q in query for r in reference if q.frames
+        overlap(q, r, DEFAULT_THRESHOLD).matched
+        for q in query
+        for r in reference
+        if q.frames and q.type == r.type
     )
 
 
 def best_shares(query: Sequence[VideoSignal], reference: Sequence[VideoSignal]) -> str:
     """The closest a missed copy came: the best (query share, reference share) over the pairs."""
-    shares = [overlap(q, r, DEFAULT_THRESHOLD) for q in query for r in reference if q.frames]
+    shares = [
+        overlap(q, r, DEFAULT_THRESHOLD)
+        for q in query
+        for r in reference
+        if q.frames and q.type == r.type
+    ]
     best = max(shares, key=lambda o: max(o.query_share, o.target_share), default=None)
     if best is None:
         return "no frames"
@@ -195,9 +203,13 @@ def run(jobs: int, out: dict[str, object]) -> list[str]:
         hashed = list(pool.map(hash_video, paths))
     print(f"{len(hashed)} videos x {len(TRANSFORMS)} copies hashed", flush=True)
     # A video whose own frames are all too flat for PDQ (rgb.m4v: plain colour fields) has no
-    # perceptual reference: only identical files are found, which the service says; its copies
-    # are not counted in recall (they still count for false matches).
-    flat = [v.name for v in hashed if v.reference_strength is Strength.EXACT_ONLY]
+    # ordinary perceptual reference, only contrast-normalised frames (weak, said so); its
+    # copies are not counted in recall (they still count for false matches).
+    flat = [
+        v.name
+        for v in hashed
+        if not any(compared_frames(s.frames) for s in v.dense if s.type == "vpdq")
+    ]
     usable = [v for v in hashed if v.name not in flat]
     rows: list[tuple[str, int, int, list[str], list[str]]] = []
     false_copies: list[str] = []
@@ -230,10 +242,11 @@ def run(jobs: int, out: dict[str, object]) -> list[str]:
         "montage of shared photos cutting every 3 frames, made on the spot); copies hashed as "
         "uploads "
         f"(1 fps); threshold {DEFAULT_THRESHOLD}, a match when >= 80% of either side's usable "
-        f"seconds are found. Recall is of the {total} videos with a usable fingerprint; "
+        f"time is found. Recall is of the {total} videos with a usable fingerprint; "
         + (
-            f"{', '.join(flat)} itself has no usable frame (`exact_only`: plain colour fields, "
-            "PDQ quality < 50), so only identical copies of it are found, and the service says so."
+            f"{', '.join(flat)} itself has no frame usable by PDQ (plain colour fields, quality "
+            "< 50): its fingerprint is `weak` (contrast-normalised frames only), the service "
+            "says so, and its copies are not counted."
             if flat
             else "every video has a usable fingerprint."
         ),

@@ -83,6 +83,7 @@ BANKERS = frozenset({C, A})
 MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): api(Scope.METRICS, frozenset({A})),
@@ -92,6 +93,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/content/{content_id}"): api(Scope.CONTENT_WRITE, NOBODY),
     ("PATCH", "/v1/content/{content_id}"): api(Scope.CONTENT_WRITE, NOBODY),
     ("POST", "/v1/lookup"): api(Scope.LOOKUP, ALL_ROLES),
+    ("POST", "/v1/lookup/batch"): api(Scope.LOOKUP, ALL_ROLES),
     ("GET", "/v1/actions"): api(Scope.ACTIONS_READ, NOBODY),
     ("POST", "/v1/cases/{case_id}/appeals"): api(Scope.APPEALS_WRITE, NOBODY),
     # reporters: no account
@@ -124,6 +126,50 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/banks/{name}/import"): api(Scope.BANKS_WRITE, BANKERS),
     ("POST", "/v1/banks/{name}/entries/{entry_id}/disable"): api(Scope.BANKS_WRITE, BANKERS),
     ("POST", "/v1/banks/{name}/entries/{entry_id}/enable"): api(Scope.BANKS_WRITE, BANKERS),
+    # hash-sharing exchanges: their credentials are the admin's
+    ("POST", "/v1/exchanges"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/v1/exchanges"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/v1/exchanges/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("POST", "/v1/exchanges/{name}/fetch"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("PUT", "/v1/exchanges/{name}/credentials"): api(
+        Scope.EXCHANGES_ADMIN, frozenset({A}), json={"credentials": {}}
+    ),
+    ("DELETE", "/v1/exchanges/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    # takedown's own shared-hash feed: another instance's key; what is shared: the admin's
+    ("GET", "/v1/exchange/feed"): api(Scope.EXCHANGE_READ, NOBODY),
+    ("GET", "/v1/exchange/feed/key"): api(Scope.EXCHANGE_READ, NOBODY),
+    ("GET", "/v1/sharing"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("PUT", "/v1/sharing/{target}/{category}"): api(
+        Scope.EXCHANGES_ADMIN, frozenset({A}), json={"enabled": False}
+    ),
+    ("GET", "/v1/retro-scans"): api(Scope.BANKS_READ, ALL_ROLES),
+    # the HMA-compatible API (api/hma; with hma_compat_root the same routes, and gates, are
+    # also at /h, /m, /c and /status: tests/test_hma_api.py checks they are the same)
+    ("GET", "/hma/status"): PUBLIC,
+    ("GET", "/hma/h/hash"): api(Scope.LOOKUP, ALL_ROLES),
+    ("POST", "/hma/h/hash"): api(Scope.LOOKUP, ALL_ROLES),
+    ("GET", "/hma/m/raw_lookup"): api(Scope.LOOKUP, ALL_ROLES),
+    ("GET", "/hma/m/lookup"): api(Scope.LOOKUP, ALL_ROLES),
+    ("POST", "/hma/m/lookup"): api(Scope.LOOKUP, ALL_ROLES),
+    ("GET", "/hma/m/index/status"): api(Scope.LOOKUP, ALL_ROLES),
+    ("POST", "/hma/m/compare"): api(Scope.LOOKUP, ALL_ROLES),
+    ("GET", "/hma/c/banks"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("GET", "/hma/c/bank/{name}"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("GET", "/hma/c/bank/{name}/content/{content_id}"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("GET", "/hma/c/signal_type"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("GET", "/hma/c/signal_type/index"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("GET", "/hma/c/content_type"): api(Scope.BANKS_READ, ALL_ROLES),
+    ("POST", "/hma/c/banks"): api(Scope.BANKS_WRITE, BANKERS),
+    ("PUT", "/hma/c/bank/{name}"): api(Scope.BANKS_WRITE, BANKERS),
+    ("DELETE", "/hma/c/bank/{name}"): api(Scope.BANKS_WRITE, BANKERS),
+    ("POST", "/hma/c/bank/{name}/content"): api(Scope.BANKS_WRITE, BANKERS),
+    ("POST", "/hma/c/bank/{name}/signal"): api(Scope.BANKS_WRITE, BANKERS),
+    ("PUT", "/hma/c/bank/{name}/content/{content_id}"): api(Scope.BANKS_WRITE, BANKERS),
+    ("DELETE", "/hma/c/bank/{name}/content/{content_id}"): api(Scope.BANKS_WRITE, BANKERS),
+    ("GET", "/hma/c/exchanges"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/hma/c/exchange/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/hma/c/exchange/{name}/status"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("PUT", "/hma/c/exchange/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
     # webhooks and administration
     ("POST", "/v1/webhooks"): api(Scope.WEBHOOKS_WRITE, frozenset({A})),
     ("GET", "/v1/webhooks"): api(Scope.WEBHOOKS_WRITE, frozenset({A})),
@@ -158,14 +204,19 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/console/cases/{case_id}"): console(ALL_ROLES),
     ("POST", "/console/cases/{case_id}/reveal/{content_id}"): console(MEDIA),
     ("GET", "/console/media/{content_id}"): console(MEDIA),
+    ("GET", "/console/media/{content_id}/frames/{number}"): console(MEDIA),
+    ("POST", "/console/cases/{case_id}/claim"): console(DECIDERS, action="release"),
     ("POST", "/console/cases/{case_id}/decide"): console(DECIDERS, outcome="escalate"),
     ("POST", "/console/settings"): console(ALL_ROLES, blur="12"),
     ("GET", "/console/dashboard"): console(ALL_ROLES),
     ("GET", "/console/token"): console(ALL_ROLES),
     ("POST", "/console/token"): console(ALL_ROLES, password=PASSWORD),
     ("GET", "/console/transparency"): console(ALL_ROLES),
+    ("GET", "/console/transparency.pdf"): console(ALL_ROLES),
+    ("GET", "/console/transparency.csv"): console(ALL_ROLES),
     ("GET", "/console/cybertipline"): console(EVIDENCE),
     ("POST", "/console/cybertipline/{tip_id}/approve"): console(frozenset({L})),
+    ("POST", "/console/cybertipline/{tip_id}/file"): console(frozenset({L})),
     ("GET", "/console/admin"): console(BANKERS),
     ("POST", "/console/admin/users"): console(frozenset({A}), email="", role="reviewer"),
     ("POST", "/console/admin/users/{user_id}/disable"): console(frozenset({A})),
@@ -179,6 +230,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/console/admin/banks"): console(BANKERS, name=""),
     ("GET", "/console/admin/banks/{name}"): console(BANKERS),
     ("POST", "/console/admin/banks/{name}/entries/{entry_id}/disable"): console(BANKERS),
+    ("GET", "/console/admin/exchanges"): console(frozenset({A})),
+    ("POST", "/console/admin/exchanges"): console(frozenset({A}), name=""),
+    ("POST", "/console/admin/exchanges/{name}/fetch"): console(frozenset({A})),
+    ("POST", "/console/admin/exchanges/{name}/credentials"): console(frozenset({A})),
+    ("POST", "/console/admin/exchanges/{name}/remove"): console(frozenset({A})),
+    ("GET", "/console/admin/sharing"): console(frozenset({A})),
+    ("POST", "/console/admin/sharing/{target}/{category}"): console(frozenset({A}), enabled="0"),
 }
 
 # Ids that exist where the gate must be reached with real data (the case and its item);
@@ -194,6 +252,9 @@ PATH_VALUES = {
     "key_id": "999999",
     "user_id": "999999",
     "tip_id": "999999",
+    "number": "0",
+    "target": "feed",
+    "category": "other",
 }
 
 

@@ -23,7 +23,7 @@ from takedown.matching.vpdq_index import VpdqIndex
 from takedown.media import FrameSampling
 from takedown.media.video import REFERENCE_SAMPLING
 from takedown.signals import FrameHash, HashOptions, VideoSignal, hash_bytes
-from takedown.signals.vpdq import VPDQ, compared_seconds, dedupe, overlap
+from takedown.signals.vpdq import VPDQ, Timeline, dedupe, overlap
 from tests.conftest import run_takedown
 from tests.service_support import Service, wait_for
 from tests.video_factory import (
@@ -57,8 +57,9 @@ def upload(data: bytes) -> list[VideoSignal]:
 
 
 def matches(query: list[VideoSignal], stored: list[VideoSignal]) -> bool:
-    """Any of the query's signals (original, trimmed, mirrored) matches any stored one."""
-    return any(VPDQ.compare(q, s).matched for q in query for s in stored)
+    """Any of the query's signals (original, trimmed, mirrored, normalised) matches a stored
+    one of its type."""
+    return any(VPDQ.compare(q, s).matched for q in query for s in stored if q.type == s.type)
 
 
 def make_copies(source: Path, others: tuple[Path, Path], folder: Path) -> dict[str, bytes]:
@@ -189,7 +190,7 @@ def test_dense_reference_is_deduplicated_and_compares_the_same(shared_data: Path
     assert len(kept[0].frames) <= len(every[0].frames)
     assert len(kept[0].frames) > 5 * len(upload(data)[0].frames)  # denser than 1 fps
     for full, deduped in zip(every, kept, strict=True):
-        assert compared_seconds(full.frames) == compared_seconds(deduped.frames)
+        assert Timeline.of(full.frames) == Timeline.of(deduped.frames)
         assert len({f.value for f in deduped.frames if f.usable}) == len(
             [f for f in deduped.frames if f.usable]
         )
@@ -200,7 +201,9 @@ def test_dedupe_keeps_the_first_usable_occurrence() -> None:
     frames = [FrameHash(a, 10, 0.0), FrameHash(a, 90, 0.5), FrameHash(a, 90, 1.0)]
     frames += [FrameHash(b, 90, 1.5), FrameHash(b, 90, 2.0)]
     assert dedupe(frames) == [frames[1], frames[3]]
-    assert compared_seconds(dedupe(frames)) == compared_seconds(frames) == [(a, 1), (b, 2)]
+    line = Timeline.of(frames)
+    assert Timeline.of(dedupe(frames)) == line
+    assert (line.values, line.times) == ((a, b), (0.5, 1.5))
 
 
 @settings(max_examples=80, deadline=None)
@@ -322,3 +325,54 @@ def test_confirmed_items_are_hashed_as_dense_references(shared_data: Path) -> No
     entries = reference_entries(signals, "", "", "content:c-1")
     video = [e for e in entries if e.signal_type == "vpdq"]
     assert video and all(len(e.value.split(";")) > 5 * 5 for e in video)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    length=st.floats(2.2, 8.0),
+    rate=st.sampled_from([24.0, 25.0, 30.0, 29.97]),
+    offset=st.floats(0.0, 0.999),
+)
+def test_a_short_clip_sampled_at_1_fps_shows_most_of_itself(
+    length: float, rate: float, offset: float
+) -> None:
+    """A dense clip of 2.2 s or more inside a longer upload: whatever second the upload's
+    1 fps samples fall at, the reference frames they find cover >= 80% of the clip's time
+    (counted in rounded seconds, a 3.3 s clip had 4, of which the samples may hit 3: 75%)."""
+    times = [i / rate for i in range(int(length * rate))]
+    dense = Timeline.of([FrameHash(f"{i:064x}", 90, t) for i, t in enumerate(times)])
+    samples = [offset + k for k in range(int(length) + 1) if offset + k <= times[-1]]
+    found = {min(range(len(times)), key=lambda i: abs(times[i] - s)) for s in samples}
+    assert dense.share(found) >= 0.8
+
+
+@given(seconds=st.integers(1, 30), data=st.data())
+def test_a_1_fps_video_shares_are_its_frame_shares(seconds: int, data: st.DataObject) -> None:
+    """At 1 fps the share of time is the share of frames, as vPDQ counts them."""
+    line = Timeline.of([FrameHash(f"{i:064x}", 90, float(i)) for i in range(seconds)])
+    found = data.draw(st.sets(st.integers(0, seconds - 1)))
+    assert line.share(found) == pytest.approx(len(found) / seconds)
+
+
+def test_a_short_clip_inside_a_longer_video_is_found(shared_data: Path, tmp_path: Path) -> None:
+    """v2s.mov (3.3 s) with 5 s of other shared footage before and after it: found by the
+    reference's share, and the other footage's videos are not matched."""
+    frames, rate = video_frames(shared_data / "videos" / "v2s.mov")
+    height, width = frames[0].shape[:2]
+    size = (width // 2 * 2, height // 2 * 2)
+
+    def footage(name: str) -> list[np.ndarray]:
+        other, other_rate = video_frames(shared_data / "videos" / name)
+        return [resized(f, size) for f in other[: int(5 * other_rate)]]
+
+    longer = write_video(
+        footage("bikes.mp4") + [f[: size[1], : size[0]] for f in frames] + footage("v1.m4v"),
+        tmp_path / "longer.mp4",
+        rate,
+    )
+    query = upload(longer)
+    stored = reference((shared_data / "videos" / "v2s.mov").read_bytes())
+    share = overlap(query[0], stored[0], 31)
+    assert share.query_share < 0.8 <= share.target_share
+    assert matches(query, stored)
+    assert not matches(upload((shared_data / "videos" / "bikes.mp4").read_bytes()), stored)

@@ -60,7 +60,7 @@ def audit() -> ModuleType:
 def test_the_lock_pins_every_dependency_with_hashes(locked: dict[str, list[str]]) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = _requirement_names(project["dependencies"])
-    for extra in ("dev", "bench"):
+    for extra in ("dev", "bench", "docs"):
         wanted |= _requirement_names(project["optional-dependencies"][extra])
     wanted |= _requirement_names((ROOT / "requirements" / "build.in").read_text().splitlines())
     assert wanted - set(locked) == set(), "run make lock"

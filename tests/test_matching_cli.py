@@ -88,7 +88,7 @@ def test_exact_and_video_matching(shared_data: Path, tmp_path: Path) -> None:
     bank_file = tmp_path / "videos.csv"
     assert run_takedown("bank", "from-media", str(video), "--out", str(bank_file)).returncode == 0
     bank = read_bank(bank_file)
-    assert {e.signal_type for e in bank.entries} == {"vpdq", "md5", "sha256"}
+    assert {e.signal_type for e in bank.entries} == {"vpdq", "vpdq_normalised", "md5", "sha256"}
     matcher = Matcher()
     matcher.add_bank(bank)
     proc = run_takedown("hash", "--json", str(video))

@@ -13,8 +13,9 @@ from takedown.signals.exact import MD5, SHA256
 
 def test_builtin_types() -> None:
     names = {t.name for t in all_types()}
-    # pdq_normalised: made by pdq for dark or flat pictures only, never on its own
-    assert names == {"pdq", "pdq_normalised", "vpdq", "md5", "sha256"}
+    # pdq_normalised, vpdq_normalised: made by pdq and vpdq for dark or flat media (and vPDQ
+    # references), never on their own
+    assert names == {"pdq", "pdq_normalised", "vpdq", "vpdq_normalised", "md5", "sha256"}
     assert all(isinstance(t, SignalType) for t in all_types())
     assert {t.name for t in for_kind(MediaKind.IMAGE)} == {"pdq", "md5", "sha256"}
     assert {t.name for t in for_kind(MediaKind.VIDEO)} == {"vpdq", "md5", "sha256"}

@@ -8,7 +8,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +47,15 @@ DEFAULT_WEBHOOK_DENY = (
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
+class Helpline(BaseModel):
+    """A support service the operator lists for reporters (shown as written, untranslated)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=500)
+    url: str = Field("", pattern=r"^(https?://\S+)?$")
+    phone: str = Field("", max_length=40)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="forbid")
 
@@ -82,6 +91,18 @@ class Settings(BaseSettings):
         True,
         description="Also hash uploaded images flipped, so that a mirrored repost matches "
         "(one more PDQ a photo: about +60% hashing time on a 1 MP JPEG).",
+    )
+    hash_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes hashing uploaded media, per API worker; 0: the cores shared "
+        "among the API workers.",
+    )
+    hash_queue: int = Field(
+        16,
+        ge=0,
+        description="Uploads that may wait for a hashing process, per API worker; beyond them "
+        "an upload with media is answered 429 `hashing_busy` with Retry-After.",
     )
     index_poll_s: float = Field(
         0.25, gt=0, description="How often each API worker picks up bank changes (seconds)."
@@ -165,6 +186,18 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(
         900, ge=1, description="How long a lock lasts; failures are counted in windows this long."
     )
+    claim_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=1440,
+        description="How long a reviewer's claim on a case holds before others may take it.",
+    )
+    break_reminder_minutes: float = Field(
+        50.0,
+        ge=0,
+        le=720,
+        description="Console time after which a reviewer is reminded to take a break (0: never).",
+    )
     media_url_template: str = Field(
         "",
         description="Where review media is fetched from the platform, e.g. "
@@ -197,6 +230,51 @@ class Settings(BaseSettings):
     evidence_retention_days: float = Field(
         365.0, gt=0, description="How long evidence is kept unless preserved longer or held."
     )
+    smtp_host: str = Field(
+        "",
+        description="Mail server for reporters' optional status e-mails; empty: none are sent "
+        "and the report form does not offer them.",
+    )
+    smtp_port: int = Field(25, gt=0, description="Port of the mail server.")
+    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    smtp_username: str = Field("", description="Mail server user name (empty: no login).")
+    smtp_password: str = Field("", description="Mail server password.")
+    mail_from: str = Field(
+        "takedown@localhost", description="Sender address of the status e-mails."
+    )
+    mail_check_s: float = Field(
+        30.0, gt=0, description="How often the worker looks for reports whose status changed."
+    )
+    helplines: list[Helpline] = Field(
+        default_factory=list,
+        description="Local helplines shown to reporters before the national services "
+        '(environment: a JSON list of {"name", "description", "url", "phone"}).',
+    )
+    hma_compat_root: bool = Field(
+        False,
+        description="Also serve the HMA-compatible API at HMA's own root paths (/h, /m, /c, "
+        "/status), not only under /hma, so an HMA client switches by changing the host.",
+    )
+    hma_allowed_hostnames: list[str] = Field(
+        default_factory=list,
+        description="HMA's ALLOWED_HOSTNAMES: hosts (and their subdomains) that GET /h/hash and "
+        "the other fetch-by-URL routes may fetch from; empty: any public host.",
+    )
+    hma_max_remote_file_size: int = Field(
+        100 * 1024 * 1024,
+        gt=0,
+        description="HMA's MAX_REMOTE_FILE_SIZE: the largest file fetched by URL (else 413).",
+    )
+    hma_fetch_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Exceptions to webhook_deny_networks for HMA's fetch by URL (never a "
+        'private address otherwise), e.g. ["127.0.0.0/8"] for a media server on the machine.',
+    )
+    hma_client_networks: list[str] = Field(
+        default_factory=list,
+        description="Addresses whose requests to the HMA API without a key act as the key "
+        "flagged as the HMA client (`takedown keys hma-client`); empty: a key is always needed.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -204,7 +282,12 @@ class Settings(BaseSettings):
         """Refused at start rather than silently trusting nothing (or too much)."""
         return [str(ipaddress.ip_network(item.strip(), strict=False)) for item in value]
 
-    @field_validator("webhook_deny_networks", "webhook_allow_networks")
+    @field_validator(
+        "webhook_deny_networks",
+        "webhook_allow_networks",
+        "hma_fetch_allow_networks",
+        "hma_client_networks",
+    )
     @classmethod
     def _webhook_networks(cls, value: list[str]) -> list[str]:
         """A typo is refused at start, not discovered when a delivery goes astray."""

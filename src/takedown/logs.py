@@ -36,3 +36,5 @@ def configure(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # it logs client addresses
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # python-threatexchange's requests: ThreatExchange's access token is in every URL it logs
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -9,15 +9,20 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from takedown.actions.addresses import Networks
+from takedown.actions.exchange_runner import fetch_until
 from takedown.actions.lanes import deliver_until
 from takedown.audit.log import SYSTEM, record
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.legal.dsa_client import DsaClient, DsaConfig
 from takedown.legal.evidence import EvidenceStore
+from takedown.notify.delivery import start_mailer
+from takedown.service import retro_scan
 from takedown.service.cases import tick
 from takedown.service.dsa import send_pending
 from takedown.store.db import Database
+from takedown.web.session import secret_key
 
 log = logging.getLogger("takedown.worker")
 
@@ -46,6 +51,14 @@ def run(
         target=deliver_until, args=(db, settings, stop, wake), name="webhook-dispatch", daemon=True
     )
     sender.start()
+    fetcher = threading.Thread(
+        target=fetch_until,
+        args=(db, secret_key(settings.secret_key, settings.home), stop),
+        kwargs={"networks": Networks.from_settings(settings)},
+        name="exchange-schedule",
+        daemon=True,
+    )
+    fetcher.start()
     case_policy = load_policy(settings.policy_file)
     evidence = EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days)
     dsa = (
@@ -53,6 +66,14 @@ def run(
         if settings.dsa_url and settings.dsa_token
         else None
     )
+    mail = start_mailer(db, settings, case_policy, stop)  # reporters' status e-mails
+    retro = threading.Thread(  # known material already on the platform; sharing back
+        target=retro_scan.run_until,
+        args=(db, case_policy, settings.clock_tick_s, stop),
+        name="retro-scan",
+        daemon=True,
+    )
+    retro.start()
     try:
         while not stop.is_set():
             try:
@@ -68,3 +89,7 @@ def run(
     finally:
         wake.set()
         sender.join(timeout=15)
+        fetcher.join(timeout=30)
+        retro.join(timeout=30)
+        if mail is not None:
+            mail.join(timeout=15)

@@ -16,6 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from takedown import __version__
 from takedown.actions import worker
 from takedown.api import errors, headers
+from takedown.api.exchange_metrics import ExchangeCollector
+from takedown.api.hash_pool import HashPool, default_workers
+from takedown.api.hma import mount as hma
 from takedown.api.json_input import JsonDepthLimit
 from takedown.api.metrics import Metrics, RequestTimer
 from takedown.api.openapi_links import add_links
@@ -28,6 +31,8 @@ from takedown.api.routes import (
     cybertip,
     docs,
     evidence,
+    exchange_feed,
+    exchanges,
     ops,
     platform,
     reports,
@@ -42,7 +47,7 @@ from takedown.service.live_index import LiveIndex
 from takedown.store.db import Database
 from takedown.store.private import private_dir
 from takedown.web import admin as admin_pages
-from takedown.web import console, public
+from takedown.web import console, exchange_pages, public, sharing_pages
 from takedown.web.session import Sessions, secret_key
 from takedown.web.templating import STATIC
 
@@ -63,6 +68,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         replays=Replays(secret),
         sessions=Sessions(secret, settings.session_max_age_s),
         secret=secret,
+        hashing=HashPool(
+            settings.hash_workers or default_workers(settings.workers), settings.hash_queue
+        ),
         evidence=EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days),
     )
 
@@ -82,6 +90,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
                 last = state.lifespans == 0
             if last:
                 _stop_threads(state)
+                state.hashing.close()
                 if db is None:
                     state.db.dispose()
 
@@ -94,6 +103,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.takedown = state
+    state.metrics.registry.register(ExchangeCollector(state.db))
     errors.install(app)
     for router in (
         platform.router,
@@ -104,13 +114,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         admin.router,
         evidence.router,
         cybertip.router,
+        exchanges.router,
+        exchange_feed.router,
         ops.router,
         docs.router,
         public.router,
         console.router,
         admin_pages.router,
+        sharing_pages.router,
+        exchange_pages.router,
     ):
         app.include_router(router)
+    hma.install(app, settings)  # the HMA-compatible API (api/hma), under /hma and maybe /
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     app.add_middleware(JsonDepthLimit)  # inside the body limit, which bounds what it reads

@@ -6,8 +6,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from takedown.api.app import create_app
+from takedown.api.state import AppState
 from takedown.config import load_settings
 
 
 def app() -> FastAPI:
-    return create_app(load_settings())
+    application = create_app(load_settings())
+    state: AppState = application.state.takedown
+    state.hashing.warm()  # the first uploads must not wait for the hashing processes
+    return application

@@ -76,6 +76,18 @@ class LookupIn(BaseModel):
     signals: list[SignalIn] = Field(default_factory=list, max_length=1000)
 
 
+BATCH_SIGNALS = 1000
+"""Most signals one batch lookup carries, over all its items."""
+
+
+class LookupBatchIn(BaseModel):
+    """Many items looked up at once, each with the signals the platform computed for it (an
+    item is what one ``/v1/lookup`` would be, without a file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: list[LookupIn] = Field(min_length=1, max_length=BATCH_SIGNALS)
+
+
 class ContentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["live", "deleted", "removed", "restricted", "restored"] | None = None
@@ -117,6 +129,12 @@ class VerdictOut(BaseModel):
         description="How far this item's fingerprints can find its copies; null for items "
         "registered before this was assessed.",
     )
+
+
+class LookupBatchOut(BaseModel):
+    """One verdict per item, in the order of the request's items."""
+
+    results: list[VerdictOut]
 
 
 class ContentOut(BaseModel):

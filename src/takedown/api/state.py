@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from takedown.api.hash_pool import HashPool
 from takedown.api.metrics import Metrics
 from takedown.auth.accounts import Principal
 from takedown.cases.policy import Policy
@@ -147,6 +148,8 @@ class AppState:
     evidence: EvidenceStore
     replays: Replays
     secret: str = field(repr=False, default="")
+    hashing: HashPool = field(default_factory=lambda: HashPool(workers=1, queue=0))
+    """Where uploaded media is hashed (worker processes, bounded; see ``api.hash_pool``)."""
     """The service secret (HOME/secret_key or ``secret_key``), read once at start: it keys the
     sign-in throttle's HMACs, the rate-limit salt and the session signer."""
     now: Callable[[], datetime] = utc_now

@@ -20,6 +20,8 @@ class Scope(StrEnum):
     TRUSTED_FLAGGER = "trusted_flagger"
     EVIDENCE = "evidence"
     METRICS = "metrics"  # scraping /metrics (a Prometheus bearer token)
+    EXCHANGES_ADMIN = "exchanges:admin"  # configuring hash-sharing exchanges and their credentials
+    EXCHANGE_READ = "exchange:read"  # another takedown reading this one's shared-hash feed
     ADMIN = "admin"
 
 
@@ -42,6 +44,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         {
             Scope.ADMIN,
             Scope.METRICS,
+            Scope.EXCHANGES_ADMIN,
             Scope.LOOKUP,
             Scope.BANKS_READ,
             Scope.BANKS_WRITE,

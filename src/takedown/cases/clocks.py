@@ -47,24 +47,42 @@ class ClockEvent:
 
 
 def plan_clocks(
-    policy: Policy, priority: Priority, takedown_request: bool, now: datetime
+    policy: Policy,
+    priority: Priority,
+    takedown_request: bool,
+    now: datetime,
+    *,
+    on_platform: bool = True,
 ) -> list[ClockPlan]:
-    """The clocks a new case starts with."""
+    """The clocks a new case starts with. A case about nothing on the platform (a link to
+    another site) has nothing to restrict, so no restrict clock: one would only ever breach
+    and count as a missed deadline that no one could have met. It starts when content joins."""
     plans = [
         ClockPlan(
             ClockKind.FIRST_REVIEW, now, now + timedelta(seconds=policy.first_review_s[priority])
         )
     ]
-    if priority is Priority.P0:
+    if priority is Priority.P0 and on_platform:
         plans.append(ClockPlan(ClockKind.RESTRICT, now, now + timedelta(seconds=policy.restrict_s)))
     if takedown_request or priority is Priority.P0:
         plans.append(ClockPlan(ClockKind.REMOVAL, now, now + timedelta(seconds=policy.removal_s)))
     return plans
 
 
-def due_events(policy: Policy, clock: ClockState, now: datetime) -> list[ClockEvent]:
+def applies(kind: ClockKind, on_platform: bool) -> bool:
+    """Whether a clock of ``kind`` can be met by a case with (or without) content on the
+    platform: the restrict clock cannot without (clocks started before that rule stay open
+    but never breach, and are not counted)."""
+    return on_platform or kind is not ClockKind.RESTRICT
+
+
+def due_events(
+    policy: Policy, clock: ClockState, now: datetime, *, on_platform: bool = True
+) -> list[ClockEvent]:
     """Warnings and the breach newly due at ``now`` for a clock not yet met."""
     if clock.met_at is not None or clock.breached_at is not None:
+        return []
+    if not applies(clock.kind, on_platform):
         return []
     length = (clock.due_at - clock.started_at).total_seconds()
     elapsed = (now - clock.started_at).total_seconds()

@@ -40,6 +40,9 @@ class Policy:
     watch_bank: str = "reporter-hashes"
     watch_categories: frozenset[Category] = frozenset()
     report_blocked_uploads: bool = True
+    attempts_window_s: float = 86400.0
+    """Blocked re-uploads of the same material by the same uploader within this window join
+    one CyberTipline draft (NCMEC asks for one report per incident, attempts listed)."""
 
     def content_id_for(self, url: str) -> str | None:
         for pattern in self.url_patterns:
@@ -87,6 +90,7 @@ def load_policy(path: Path | None = None) -> Policy:
             watch_bank=str(raw["watch"]["bank"]),
             watch_categories=frozenset(Category(c) for c in raw["watch"]["categories"]),
             report_blocked_uploads=bool(raw["cybertip"]["report_blocked_uploads"]),
+            attempts_window_s=float(raw["cybertip"]["attempts_window_s"]),
         )
     except (KeyError, ValueError, re.error) as exc:
         raise ValueError(f"policy file: bad or missing value ({exc})") from None

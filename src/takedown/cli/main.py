@@ -1,28 +1,35 @@
-"""Entry point: ``takedown COMMAND``."""
+"""Entry point: ``takedown COMMAND``.
+
+Start-up is kept to what a command uses: this module imports only Typer, Rich and the media
+limits (for the options' defaults); each command imports its own machinery when it runs, and
+the service's command groups are registered lazily (:mod:`takedown.cli.lazy`), so that
+``takedown --help`` loads no NumPy, FastAPI or SQLAlchemy and ``takedown hash`` no FFmpeg
+until it meets a video.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from takedown import __version__
-from takedown.cli import service
 from takedown.cli.files import MissingPath, expand
-from takedown.cli.hashing import run_hash
-from takedown.cli.matching import run_bank_from_media, run_match
+from takedown.cli.lazy import LazyCommands
 from takedown.cli.output import stderr
-from takedown.cli.scanning import run_scan, summary_table
-from takedown.matching.banks import Bank, BankFileError, BankFormat, read_bank, save_bank
-from takedown.matching.matcher import Matcher
-from takedown.media import FrameSampling, MediaLimits
-from takedown.signals import HashOptions
+from takedown.media.limits import MediaLimits
 
+if TYPE_CHECKING:
+    from takedown.matching.banks import Bank
+    from takedown.matching.matcher import Matcher
+
+lazy = LazyCommands()
 app = typer.Typer(
+    cls=lazy.group_class,
     name="takedown",
     help="Find, take down and keep down CSAM and NCII, with every copy.",
     no_args_is_help=True,
@@ -50,15 +57,34 @@ SkipBadOption = Annotated[
 
 bank_app = typer.Typer(help="Build and inspect hash banks.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
-app.add_typer(service.db_app, name="db")
-app.add_typer(service.keys_app, name="keys")
-app.add_typer(service.users_app, name="users")
-app.add_typer(service.audit_app, name="audit")
-app.add_typer(service.report_app, name="report")
-app.add_typer(service.vault_app, name="vault")
-app.command()(service.serve)
-app.command()(service.worker)
-app.command()(service.demo)
+_SERVICE = "takedown.cli.service"
+lazy.add(
+    "serve",
+    f"{_SERVICE}:serve",
+    "Run the API with a background worker, on the embedded SQLite default unless configured.",
+)
+lazy.add(
+    "worker",
+    f"{_SERVICE}:worker",
+    "Run background workers (webhook delivery) in the foreground until stopped.",
+)
+lazy.add(
+    "demo",
+    f"{_SERVICE}:demo",
+    "takedown and the reference platform (Pixshare) on loopback, with staff accounts and "
+    "sample media; Ctrl-C stops both.",
+)
+lazy.add("db", f"{_SERVICE}:db_app", "Database schema.")
+lazy.add("keys", f"{_SERVICE}:keys_app", "API keys for platform clients.")
+lazy.add("users", f"{_SERVICE}:users_app", "Staff accounts and their API tokens.")
+lazy.add("audit", f"{_SERVICE}:audit_app", "The hash-chained audit log.")
+lazy.add("report", f"{_SERVICE}:report_app", "Reports about the service.")
+lazy.add("vault", f"{_SERVICE}:vault_app", "The evidence vault.")
+lazy.add(
+    "exchange",
+    "takedown.cli.exchanges:exchange_app",
+    "Hash-sharing exchanges (NCMEC, StopNCII, hash lists, other takedowns) that fill banks.",
+)
 
 
 @app.callback()
@@ -119,6 +145,10 @@ def hash_command(
 
     Errors are reported per file and the rest continue; the exit status is 1 if any file failed.
     """
+    from takedown.cli.hashing import run_hash
+    from takedown.media import FrameSampling
+    from takedown.signals import HashOptions
+
     err = stderr()
     files = _files_or_exit(paths, err)
     options = HashOptions(
@@ -167,6 +197,8 @@ def _files_or_exit(paths: list[Path], err: Console) -> list[Path]:
 
 
 def _read_banks(paths: list[Path], signal_type: str | None, skip_bad: bool) -> list[Bank]:
+    from takedown.matching.banks import BankFileError, read_bank
+
     err = stderr()
     banks = []
     for path in paths:
@@ -187,6 +219,8 @@ def _read_banks(paths: list[Path], signal_type: str | None, skip_bad: bool) -> l
 def _matcher(
     paths: list[Path], signal_type: str | None, skip_bad: bool, threshold: int | None
 ) -> Matcher:
+    from takedown.matching.matcher import Matcher
+
     matcher = Matcher(threshold)
     for bank in _read_banks(paths, signal_type, skip_bad):
         matcher.add_bank(bank)
@@ -207,6 +241,9 @@ def match_command(
 
     Matches are data in the output; the exit status is 1 only when a file failed.
     """
+    from takedown.cli.matching import run_match
+    from takedown.signals import HashOptions
+
     err = stderr()
     files = _files_or_exit(paths, err)
     failed = run_match(
@@ -236,6 +273,9 @@ def scan_command(
 
     Files already in --out are skipped, so an interrupted scan is resumed by running it again.
     """
+    from takedown.cli.scanning import run_scan, summary_table
+    from takedown.signals import HashOptions
+
     err = stderr()
     if not folder.is_dir():
         err.print(f"[red]error:[/red] {escape(str(folder))} is not a folder")
@@ -264,6 +304,9 @@ def bank_from_media(
     jobs: JobsOption = 0,
 ) -> None:
     """Hash media into a bank file: every PDQ variant, vPDQ, MD5 and SHA-256 of each file."""
+    from takedown.cli.matching import run_bank_from_media
+    from takedown.signals import HashOptions
+
     err = stderr()
     files = _files_or_exit(paths, err)
     written, failed = run_bank_from_media(
@@ -292,6 +335,8 @@ def bank_convert(
 
     A plain output keeps only the values, so it is refused for banks mixing signal types.
     """
+    from takedown.matching.banks import BankFormat, save_bank
+
     err = stderr()
     (bank,) = _read_banks([source], bank_type, skip_bad)
     fmt = BankFormat.from_path(out)

@@ -78,8 +78,9 @@ def run_bank_from_media(
     show_progress: bool,
 ) -> tuple[int, int]:
     """Write a bank of every file's hashes; returns (entries written, files failed). Videos
-    are hashed as references: every frame, each distinct frame once (``REFERENCE_SAMPLING``)."""
-    options = replace(options, video=REFERENCE_SAMPLING)
+    are hashed as references: every frame, each distinct frame once (``REFERENCE_SAMPLING``),
+    with their contrast-normalised frames (a dark copy is found)."""
+    options = replace(options, video=REFERENCE_SAMPLING, normalise_video=True)
     err = stderr()
     entries: list[BankEntry] = []
     failed = 0

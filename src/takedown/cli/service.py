@@ -37,6 +37,7 @@ from takedown.legal.evidence import KEY_FILE, RESET_COMMAND, EvidenceStore, open
 from takedown.legal.transparency import to_csv, to_html
 from takedown.legal.vault import MasterKeys, Vault, VaultError, VaultKeyMissing, VaultKeyWrong
 from takedown.logs import configure
+from takedown.service.hma_content import set_hma_client
 from takedown.service.transparency import transparency
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
@@ -218,6 +219,29 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys l
         stderr().print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     stderr().print(f"key {key_id} revoked")
+
+
+@keys_app.command("hma-client")
+def keys_hma_client(
+    key_id: Annotated[int, typer.Argument(help="The key's id (keys list).")],
+    off: Annotated[
+        bool, typer.Option("--off", help="Unflag it: every request needs a key.")
+    ] = False,
+) -> None:
+    """Flag a platform key as the HMA client: requests to the HMA API without a key, from an
+    address in hma_client_networks, act as this key (for HMA tools that cannot send one)."""
+    db = open_database(_settings())
+    try:
+        with db.write() as session:
+            set_hma_client(session, key_id, not off, "cli")
+    except AccountError as exc:
+        stderr().print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    stderr().print(
+        f"key {key_id} is no longer the HMA client"
+        if off
+        else f"key {key_id} is the HMA client (from hma_client_networks only)"
+    )
 
 
 @users_app.command("create")

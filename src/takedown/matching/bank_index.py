@@ -21,7 +21,8 @@ from takedown.matching.pdq_index import PdqIndex, Words, parse_hashes
 from takedown.matching.vpdq_index import VpdqIndex
 from takedown.signals import AnySignal, Signal, VideoSignal, get
 from takedown.signals.pdq import NORMALISED_TYPE
-from takedown.signals.vpdq import parse_frames
+from takedown.signals.vpdq import NORMALISED_TYPE as VIDEO_NORMALISED
+from takedown.signals.vpdq import VIDEO_TYPES, parse_frames
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class BankIndex:
         self._pdq = PdqIndex()
         self._normalised = PdqIndex()  # pdq_normalised: compared only with its own type
         self._videos = VpdqIndex()
+        self._normalised_videos = VpdqIndex()  # vpdq_normalised: compared only with its own type
         self._exact: dict[str, ExactIndex] = defaultdict(ExactIndex)
         self._other: dict[int, str] = {}  # vPDQ and exact entries: few, kept by type
 
@@ -63,8 +65,8 @@ class BankIndex:
             return
         if signal_type == NORMALISED_TYPE:
             self._normalised.add(parse_hashes([value]), [entry_id])
-        elif signal_type == "vpdq":
-            self._videos.add(parse_frames(value), entry_id)
+        elif signal_type in VIDEO_TYPES:
+            self._video_index(signal_type).add(parse_frames(value), entry_id)
         else:
             self._exact[signal_type].add(value, entry_id)
         self._other[entry_id] = signal_type
@@ -79,8 +81,8 @@ class BankIndex:
             return self._pdq.remove(entry_id) > 0
         if signal_type == NORMALISED_TYPE:
             self._normalised.remove(entry_id)
-        elif signal_type == "vpdq":
-            self._videos.remove(entry_id)
+        elif signal_type in VIDEO_TYPES:
+            self._video_index(signal_type).remove(entry_id)
         else:
             self._exact[signal_type].remove(entry_id)
         return True
@@ -119,17 +121,21 @@ class BankIndex:
             for transform, hit in index.query_dihedral(variants, self.limit(signal.type))
         ]
 
+    def _video_index(self, signal_type: str) -> VpdqIndex:
+        return self._normalised_videos if signal_type == VIDEO_NORMALISED else self._videos
+
     def _match_video(self, signal: VideoSignal) -> list[EntryHit]:
-        if not len(self._videos):
+        videos = self._video_index(signal.type)
+        if not len(videos):
             return []
         return [
             EntryHit(
                 hit.entry_id,
-                "vpdq",
+                signal.type,
                 round(1.0 - hit.query_share, 3),
                 query_share=hit.query_share,
                 target_share=hit.target_share,
             )
-            for hit in self._videos.query(signal.frames, self.limit("vpdq"))
+            for hit in videos.query(signal.frames, self.limit(signal.type))
             if hit.matched
         ]

@@ -1,11 +1,10 @@
 """vPDQ index: frames of every stored video in one PDQ index, matches aggregated per video.
 
-A query video matches a stored one when enough of the query's compared seconds (usable frames,
-each distinct hash once, grouped by second: :func:`takedown.signals.vpdq.compared_seconds`)
-have a stored frame within the threshold, or enough of the stored video's seconds have a query
-frame; both shares are reported, because "the query is inside the stored video" (high query
-share, low target share) and "the stored video is inside the query" read differently to a
-reviewer.
+A query video matches a stored one when enough of the query's usable time (usable frames, each
+distinct hash once, on its timeline: :class:`takedown.signals.vpdq.Timeline`) has a stored
+frame within the threshold, or enough of the stored video's time has a query frame; both
+shares are reported, because "the query is inside the stored video" (high query share, low
+target share) and "the stored video is inside the query" read differently to a reviewer.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 
 from takedown.matching.pdq_index import PdqIndex, parse_hashes
 from takedown.signals import FrameHash
-from takedown.signals.vpdq import compared_seconds, is_match
+from takedown.signals.vpdq import Timeline, is_match
 
 
 @dataclass(frozen=True)
@@ -32,16 +31,15 @@ class VideoHit:
 
 class VpdqIndex:
     """Stored videos, each counted on its own. One entry id may hold several videos (a content
-    item's original and mirrored vPDQ signals): their seconds are never pooled, or a copy found
+    item's original and mirrored vPDQ signals): their time is never pooled, or a copy found
     whole in one of them would show half a share, and the best video of each entry answers."""
 
     def __init__(self) -> None:
         self._frames = PdqIndex()
         self._owner: list[int] = []  # per stored frame: its video's number
-        self._second: list[int] = []  # per stored frame: its second, numbered across the index
-        self._seconds = 0
+        self._position: list[int] = []  # per stored frame: its place on its video's timeline
+        self._lines: list[Timeline] = []  # per video: its compared frames' timeline
         self._video_entry: list[int] = []  # per video: the entry id it belongs to
-        self._video_seconds: list[int] = []  # per video: how many compared seconds it has
         self._videos: dict[int, list[int]] = {}  # per live entry id: its videos
 
     def __len__(self) -> int:
@@ -49,23 +47,16 @@ class VpdqIndex:
 
     def add(self, frames: Sequence[FrameHash], entry_id: int) -> None:
         """Store a video's compared frames; a video with none cannot be matched and is skipped."""
-        usable = compared_seconds(frames)
-        if not usable:
+        line = Timeline.of(frames)
+        if not len(line):
             return
         video = len(self._video_entry)
         first = len(self._owner)
-        numbers: dict[int, int] = {}
-        for _, second in usable:
-            numbers.setdefault(second, self._seconds + len(numbers))
-        self._seconds += len(numbers)
-        self._frames.add(
-            parse_hashes([value for value, _ in usable]),
-            list(range(first, first + len(usable))),
-        )
-        self._owner.extend([video] * len(usable))
-        self._second.extend(numbers[second] for _, second in usable)
+        self._frames.add(parse_hashes(list(line.values)), list(range(first, first + len(line))))
+        self._owner.extend([video] * len(line))
+        self._position.extend(range(len(line)))
+        self._lines.append(line)
         self._video_entry.append(entry_id)
-        self._video_seconds.append(len(numbers))
         self._videos.setdefault(entry_id, []).append(video)
 
     def remove(self, entry_id: int) -> int:
@@ -88,27 +79,24 @@ class VpdqIndex:
 
         ``entry_threshold`` narrows the frame distance per stored entry (per-bank thresholds).
         """
-        query = compared_seconds(frames)
-        if not query or not self._videos:
+        query = Timeline.of(frames)
+        if not len(query) or not self._videos:
             return []
-        seconds = len({second for _, second in query})
         matched_query: dict[int, set[int]] = defaultdict(set)
         matched_target: dict[int, set[int]] = defaultdict(set)
-        for value, second in query:
+        for i, value in enumerate(query.values):
             for hit in self._frames.query(value, threshold):
                 video = self._owner[hit.entry_id]
                 entry = self._video_entry[video]
                 limit = (entry_threshold or {}).get(entry, threshold)
                 if entry in self._videos and hit.distance <= limit:
-                    matched_query[video].add(second)
-                    matched_target[video].add(self._second[hit.entry_id])
+                    matched_query[video].add(i)
+                    matched_target[video].add(self._position[hit.entry_id])
         best: dict[int, VideoHit] = {}
         for video, found in matched_query.items():
             entry = self._video_entry[video]
             share = VideoHit(
-                entry,
-                len(found) / seconds,
-                len(matched_target[video]) / self._video_seconds[video],
+                entry, query.share(found), self._lines[video].share(matched_target[video])
             )
             known = best.get(entry)
             if known is None or _rank(share) > _rank(known):

@@ -56,22 +56,31 @@ SAMPLES_PER_LINE = 256
 """Pixels examined along each line; a margin is uniform, so a sample of it is enough."""
 
 
-def _border_lines(
-    band: npt.NDArray[np.int16], edge: npt.NDArray[np.int16], axis: int, max_gap: int
-) -> int:
+def _near(
+    band: RGBArray, low: npt.NDArray[np.uint8], high: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.bool_]:
+    """Pixels of ``band`` whose every channel lies within ``[low, high]``."""
+    close: npt.NDArray[np.bool_] = (band[..., 0] >= low[0]) & (band[..., 0] <= high[0])
+    for channel in (1, 2):
+        close &= (band[..., channel] >= low[channel]) & (band[..., channel] <= high[channel])
+    return close
+
+
+def _border_lines(band: RGBArray, edge: RGBArray, axis: int, max_gap: int) -> int:
     """How many lines of ``band``, counted from ``edge``'s side, belong to the margin.
 
     ``band`` is (rows, columns, channel); ``axis`` is the axis along which a line runs (1 for
-    rows, 0 for columns), so the other axis counts lines. Lines of ``edge``'s colour are margin,
-    and so is a run of at most ``max_gap`` other lines when margin lines follow it.
+    rows, 0 for columns), so the other axis counts lines. Lines of ``edge``'s colour are margin
+    (every channel within :data:`TOLERANCE` of the edge's median colour), and so is a run of at
+    most ``max_gap`` other lines when margin lines follow it.
     """
     background = np.median(edge, axis=0)
-    close = np.abs(band[..., 0] - background[0]) <= TOLERANCE
-    for channel in (1, 2):
-        close &= np.abs(band[..., channel] - background[channel]) <= TOLERANCE
-    is_border = close.mean(axis=axis) >= ROW_SHARE
-    if not is_border.size or not is_border[0]:
-        return 0
+    # |pixel - background| <= TOLERANCE on whole numbers, as bounds on the bytes themselves
+    low = np.clip(np.ceil(background - TOLERANCE), 0, 255).astype(np.uint8)
+    high = np.clip(np.floor(background + TOLERANCE), 0, 255).astype(np.uint8)
+    if not band.size or _near(edge, low, high).mean() < ROW_SHARE:
+        return 0  # the edge itself is no margin (most photos): nothing more to look at
+    is_border = _near(band, low, high).mean(axis=axis) >= ROW_SHARE
     changes = np.flatnonzero(np.diff(is_border.astype(np.int8))) + 1
     bounds = [0, *changes.tolist(), len(is_border)]
     runs = list(itertools.pairwise(bounds))  # alternating runs: margin, other, margin, ...
@@ -85,7 +94,7 @@ def _border_lines(
     return depth
 
 
-def _trim_once(pixels: npt.NDArray[np.int16], box: Box) -> Box:
+def _trim_once(pixels: RGBArray, box: Box) -> Box:
     region = pixels[box.top : box.bottom, box.left : box.right]
     height, width = region.shape[:2]
     deep_y = max(1, int(height * (1 - MIN_KEEP_SHARE)))
@@ -115,7 +124,7 @@ def find_content(rgb: RGBArray) -> list[Box]:
     height, width = rgb.shape[:2]
     if height < 16 or width < 16:
         return []
-    pixels = rgb.astype(np.int16)
+    pixels = rgb
     boxes: list[Box] = []
     box = Box(0, 0, width, height)
     for _ in range(MAX_PASSES):

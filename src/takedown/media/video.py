@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import av
 import numpy as np
 
 from takedown.media.deadline import Deadline
@@ -74,7 +73,16 @@ sample of a copy then lies within one frame interval of a reference frame, which
 sides cannot promise for fast-cutting video (the two sides sample different shots)."""
 
 
+def _av() -> Any:
+    """PyAV, imported when a video is first opened: loading FFmpeg's libraries costs more than
+    hashing a photo, and most runs never see a video."""
+    import av
+
+    return av
+
+
 def _open(data: bytes) -> Any:
+    av = _av()
     try:
         return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -185,7 +193,7 @@ def iter_video_frames(
         yield from _decode(container, stream, limits, sampling, deadline, info, keyframes)
     except MediaError:
         raise
-    except av.FFmpegError as exc:
+    except _av().FFmpegError as exc:
         raise CorruptMedia(f"the video is damaged: {exc}") from exc
     except MemoryError as exc:
         raise MediaTooLarge("a video frame does not fit in memory") from exc

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from takedown.audit.log import record
@@ -125,6 +125,11 @@ def update_bank(
         bank.threshold = threshold
         changed["threshold"] = threshold
     if enabled is not None:
+        if enabled and not bank.enabled:
+            # the retro-scan skipped this bank's entries while it was off: scan them again
+            session.execute(
+                update(BankEntry).where(BankEntry.bank_id == bank.id).values(retro_scanned_at=None)
+            )
         bank.enabled = changed["enabled"] = enabled
     session.add(BankChange(bank_id=bank.id, kind="bank"))
     record(session, actor, "bank.update", f"bank:{bank.name}", changed)
@@ -265,9 +270,15 @@ def set_entry_enabled(
     entry = session.get(BankEntry, entry_id)
     if entry is None or entry.bank_id != bank.id:
         raise BankError("entry_not_found", f"bank {bank.name!r} has no entry {entry_id}", 404)
-    if entry.enabled != enabled:
+    # A person's decision outranks the feed's: a disable of an entry the feed had withdrawn
+    # is recorded (and ``feed_removed`` cleared) so that the feed listing it again does not
+    # turn it back on; a disable of an entry already off is audited all the same.
+    if entry.enabled != enabled or not enabled or entry.feed_removed:
         serialize(session)
         entry.enabled = enabled
+        entry.feed_removed = False
+        if enabled:
+            entry.retro_scanned_at = None  # skipped while off: scanned against content again
         session.add(BankChange(bank_id=bank.id, entry_id=entry.id, kind="entry"))
         record(
             session,

@@ -699,7 +699,11 @@ _STATUS = {
 def status(session: Session, token: str, policy: Policy, now: datetime) -> ReportStatus:
     """What the reporter may see: their report's case state and final decision, and a question
     only if it was asked of this report; nothing about the case's other reports."""
-    report = report_for_token(session, token)
+    return status_of(session, report_for_token(session, token), policy, now)
+
+
+def status_of(session: Session, report: Report, policy: Policy, now: datetime) -> ReportStatus:
+    """:func:`status` for a report at hand (the status e-mails compare it with the last sent)."""
     case = get_case(session, report.case_id)
     state = CaseState(case.state)
     question = open_question(session, report)
@@ -751,7 +755,7 @@ def tick(session: Session, policy: Policy, now: datetime) -> int:
             tuple(float(w) for w in clock.warned.split(",") if w),
             clock.breached_at,
         )
-        for event in due_events(policy, state, now):
+        for event in due_events(policy, state, now, on_platform=not case.unresolved):
             if event.event == "breach":
                 clock.breached_at = now
                 case.escalated = True

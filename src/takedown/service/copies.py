@@ -5,9 +5,12 @@ machine's call (its ruling carries ``Effect.REMOVE_ALL``), so the service asks f
 then, through a :data:`takedown.service.cases.CopyFinder` bound to the worker's content index.
 
 The reported items become references here: their evidence bytes, where the vault holds them,
-are hashed with every turn and the crop grid (:mod:`takedown.service.references`), so a copy
-posted turned or cut is found among the single hashes uploads gave the content index, and the
-same variants go into the confirmed bank.
+are hashed with every turn and the crop grid, and a video at every frame
+(:mod:`takedown.service.references`), so a copy posted turned, cut or darkened is found among
+the single hashes uploads gave the content index, and the same variants go into the confirmed
+bank. That hashing takes 0.2-3.4 s an item, so a caller about to confirm does it first
+(:meth:`CopySearcher.prepare`, in a read transaction), and the decision's write transaction,
+which serialises every writer, only matches.
 """
 
 from __future__ import annotations
@@ -18,34 +21,70 @@ from sqlalchemy.orm import Session
 from takedown.legal.evidence import EvidenceStore
 from takedown.matching import banks as bank_files
 from takedown.media import MediaLimits
-from takedown.service.cases import CopyFinder, CopyHit, CopySearch, reported_pks
+from takedown.service.cases import CopyHit, CopySearch, reported_pks
 from takedown.service.content import signals_of
 from takedown.service.live_index import LiveIndex
 from takedown.service.references import reference_entries, try_reference_signals
 from takedown.signals import AnySignal
+from takedown.store.db import Database
 from takedown.store.models import Content
 
 
-def copies_in(
-    index: LiveIndex, evidence: EvidenceStore | None = None, limits: MediaLimits | None = None
-) -> CopyFinder:
-    """A finder of the content items the case's reported items match in ``index``, hashing
-    their bytes from ``evidence`` as references (without it: the signals taken at upload)."""
+class CopySearcher:
+    """A :data:`takedown.service.cases.CopyFinder`: the content items the case's reported
+    items match in ``index``, their bytes from ``evidence`` hashed as references (without it:
+    the signals taken at upload only)."""
 
-    def find(session: Session, case_id: int) -> CopySearch:
+    def __init__(
+        self,
+        index: LiveIndex,
+        evidence: EvidenceStore | None = None,
+        limits: MediaLimits | None = None,
+    ) -> None:
+        self.index = index
+        self.evidence = evidence
+        self.limits = limits or MediaLimits()
+        self.prepared: dict[str, list[AnySignal]] = {}
+
+    def prepare(self, db: Database, case_id: int) -> CopySearcher:
+        """Hash the case's reported items as references now, outside the decision's write
+        transaction; an item that joins the case after this is hashed during the search."""
+        if self.evidence is None:
+            return self
+        with db.read() as session:
+            ids = list(_content_ids(session, case_id))
+        for content_id in ids:
+            self.prepared[content_id] = try_reference_signals(
+                self.evidence.get(content_id), self.limits
+            )
+        return self
+
+    def __call__(self, session: Session, case_id: int) -> CopySearch:
         pks = reported_pks(session, case_id)
         signals: list[AnySignal] = list(signals_of(session, pks))
         references: list[bank_files.BankEntry] = []
-        if evidence is not None:
-            ids = session.execute(select(Content.content_id).where(Content.id.in_(pks))).scalars()
-            for content_id in ids:
-                variants = try_reference_signals(evidence.get(content_id), limits or MediaLimits())
+        if self.evidence is not None:
+            for content_id in _content_ids(session, case_id):
+                variants = self.prepared.get(content_id)
+                if variants is None:
+                    variants = try_reference_signals(self.evidence.get(content_id), self.limits)
                 signals.extend(variants)
                 references += reference_entries(variants, "", "", f"content:{content_id}")
         hits = [
             CopyHit(hit.entry_id, hit.signal_type, hit.distance)
-            for hit in index.match_content(signals)
+            for hit in self.index.match_content(signals)
         ]
         return CopySearch(hits, references)
 
-    return find
+
+def copies_in(
+    index: LiveIndex, evidence: EvidenceStore | None = None, limits: MediaLimits | None = None
+) -> CopySearcher:
+    """A finder of the content items the case's reported items match in ``index``, hashing
+    their bytes from ``evidence`` as references (without it: the signals taken at upload)."""
+    return CopySearcher(index, evidence, limits)
+
+
+def _content_ids(session: Session, case_id: int) -> list[str]:
+    pks = reported_pks(session, case_id)
+    return list(session.execute(select(Content.content_id).where(Content.id.in_(pks))).scalars())

@@ -43,6 +43,32 @@ from takedown.store.models import (
 EXACT = ("md5", "sha256")
 
 
+NEEDED_SETTINGS = ("ncmec_username", "ncmec_password", "reporter_email")
+"""What filing needs configured (the NCMEC ESP account, and whom NCMEC may contact)."""
+
+
+def missing_settings(settings: object) -> list[str]:
+    """The settings filing needs that are empty (``TAKEDOWN_`` + the name, upper case)."""
+    return [name for name in NEEDED_SETTINGS if not getattr(settings, name, "")]
+
+
+def attempts(session: Session, case_ids: list[int]) -> dict[int, list[Content]]:
+    """The items of each case, first first: for a blocked upload's draft, each attempt (the
+    same material re-uploaded by the same person joins the first attempt's draft)."""
+    found: dict[int, list[Content]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return found
+    rows = session.execute(
+        select(CaseContent.case_id, Content)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .where(CaseContent.case_id.in_(case_ids), CaseContent.role == "reported")
+        .order_by(CaseContent.added_at, CaseContent.id)
+    ).all()
+    for case_id, content in rows:
+        found[case_id].append(content)
+    return found
+
+
 class TipRefused(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -3,37 +3,77 @@
 Uploads are many and stay cheap (one PDQ of the original and its mirror); references are few
 (media uploaded to a bank, items a case confirms), so the work is put there: an image reference
 is hashed as ``takedown hash --dihedral --crops`` / ``bank from-media`` do, its 8 turns and
-flips of the original, trimmed and every crop of the grid (``media.crops``). A copy posted
-turned 90 degrees or cut 5% unevenly then matches one stored variant at upload, and the copy
-search at confirmation finds it among what uploads already gave the content index.
+flips of the original, trimmed and every crop of the grid (``media.crops``), and at half its
+size (:func:`half_size`). A copy posted turned 90 degrees, cut 5% unevenly or halved then
+matches one stored variant at upload, and the copy search at confirmation finds it, close
+enough to be removed, among what uploads already gave the content index. A video reference is
+hashed at every frame, its contrast-normalised frames too (``vpdq_normalised``), so a dark
+copy is found.
 
-Cost: about 408 distinct PDQ hashes an image (51 boxes x 8 turns, fewer where turns coincide),
-about 42 KB in a worker's PDQ index at 104 bytes a hash, and 0.2-2 s of hashing once per
-reference (measured on the shared photos).
+Cost: about 416 distinct PDQ hashes an image (51 boxes x 8 turns and the half size x 8, fewer
+where turns coincide), about 43 KB in a worker's PDQ index at 104 bytes a hash, and 0.2-3.4 s
+of hashing once per reference (measured on the shared photos), done before a decision's write
+transaction (:meth:`takedown.service.copies.CopySearcher.prepare`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
 
 from takedown.matching import banks as bank_files
 from takedown.matching.transforms import stored
-from takedown.media import MediaError, MediaLimits
+from takedown.media import MediaError, MediaKind, MediaLimits, detect
 from takedown.media.video import REFERENCE_SAMPLING
-from takedown.signals import AnySignal, HashOptions, Signal, Variant, hash_bytes
+from takedown.signals import AnySignal, HashOptions, MediaItem, Signal, Variant, hash_bytes
+from takedown.signals.pdq import hash_rgb_dihedral
 from takedown.signals.wire import stored_value
 
 
 def reference_options(limits: MediaLimits) -> HashOptions:
     """How a reference is hashed: every turn and the crop grid; a video at every frame, each
     distinct frame once (``REFERENCE_SAMPLING``), so a 1 fps upload of it always has a
-    reference frame within one frame interval, even where the shots change every few frames."""
-    return HashOptions(limits=limits, dihedral=True, crops=True, video=REFERENCE_SAMPLING)
+    reference frame within one frame interval, even where the shots change every few frames,
+    and its contrast-normalised frames, so a dark or washed-out copy is found."""
+    return HashOptions(
+        limits=limits, dihedral=True, crops=True, video=REFERENCE_SAMPLING, normalise_video=True
+    )
 
 
 def reference_signals(data: bytes, limits: MediaLimits) -> list[AnySignal]:
-    """Every signal of a reference's bytes, turned and cropped; raises ``MediaError``."""
-    return list(hash_bytes(data, reference_options(limits)).signals)
+    """Every signal of a reference's bytes, turned and cropped (an image also at half its
+    size); raises ``MediaError``."""
+    options = reference_options(limits)
+    hashed = hash_bytes(data, options)
+    signals = list(hashed.signals)
+    if hashed.media is MediaKind.IMAGE:
+        signals += half_size(MediaItem(data, detect(data, limits), replace(options, fast=False)))
+    return signals
+
+
+HALF_SIZE_MIN_SIDE = 64
+"""An image whose half would be smaller than this on its short side gets no half-size variant
+(a copy that small is rarely posted, and PDQ's quality falls)."""
+
+
+def half_size(item: MediaItem) -> list[Signal]:
+    """The picture at half its size (area-averaged), its 8 turns and flips: a copy posted at
+    half size is hashed by the upload path from fewer pixels than the reference was, which
+    leaves it 17-31 bits from the full-size hash for about 1 photo in 6 (a restriction for a
+    person instead of a removal at confirmation); from the half-size hash it is within 8."""
+    rgb = item.image.rgb
+    height, width = rgb.shape[:2]
+    if min(height, width) // 2 < HALF_SIZE_MIN_SIDE:
+        return []
+    half = Image.fromarray(rgb).resize((width // 2, height // 2), Image.Resampling.BOX)
+    variants, quality = hash_rgb_dihedral(np.ascontiguousarray(np.asarray(half)))
+    signal = Signal(
+        "pdq", variants["original"], quality=quality, variant=Variant.ORIGINAL, dihedral=variants
+    )
+    return [signal] if signal.usable else []
 
 
 def try_reference_signals(data: bytes | None, limits: MediaLimits) -> list[AnySignal]:

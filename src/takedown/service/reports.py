@@ -224,11 +224,14 @@ def submit(
         )
         session.add(case)
         session.flush()
-        start_clocks(
-            session, case.id, plan_clocks(policy, plan.priority, draft.takedown_request, now)
+        plans = plan_clocks(
+            policy, plan.priority, draft.takedown_request, now, on_platform=bool(content_pks)
         )
+        start_clocks(session, case.id, plans)
     else:
-        _join(session, case, plan.priority, plan.queue.value, draft, minor, policy, now)
+        _join(
+            session, case, plan.priority, plan.queue.value, draft, minor, policy, now, content_pks
+        )
     linked = {
         row.content_pk
         for row in session.execute(
@@ -307,6 +310,7 @@ def _join(
     minor: bool,
     policy: Policy,
     now: datetime,
+    content_pks: Sequence[int] = (),
 ) -> None:
     """A report on content already in an open case joins it, raising its priority if needed."""
     raised = stronger(Priority(case.priority), priority)
@@ -314,7 +318,8 @@ def _join(
         case.priority = raised.value
         case.queue = queue
     have = {c.kind for c in _clocks(session, case.id)}
-    plans = plan_clocks(policy, raised, draft.takedown_request, now)
+    on_platform = bool(content_pks) or not case.unresolved
+    plans = plan_clocks(policy, raised, draft.takedown_request, now, on_platform=on_platform)
     start_clocks(session, case.id, [c for c in plans if c.kind.value not in have])
     case.minor_alleged = case.minor_alleged or minor
     case.takedown_request = case.takedown_request or draft.takedown_request

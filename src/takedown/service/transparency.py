@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from takedown.actions.kinds import ActionKind
+from takedown.cases.clocks import ClockKind, applies
 from takedown.legal.transparency import ClockRow, Figures, figures
 from takedown.service.banks import entry_counts
 from takedown.store.db import Database
 from takedown.store.models import (
+    Action,
     Appeal,
     Bank,
     Case,
@@ -41,10 +44,24 @@ def transparency(db: Database, start: datetime, end: datetime) -> Figures:
         ).scalars()
         clocks = [
             ClockRow(c.kind, c.started_at, c.due_at, c.met_at, c.breached_at)
-            for c in session.execute(
-                select(CaseClock).where(within(CaseClock.started_at))
-            ).scalars()
+            for c, unresolved in session.execute(
+                select(CaseClock, Case.unresolved)
+                .join(Case, Case.id == CaseClock.case_id)
+                .where(within(CaseClock.started_at))
+            ).all()
+            # nothing on the platform to restrict: such a restrict clock is no deadline
+            if applies(ClockKind(c.kind), not unresolved)
         ]
+        takedown_requests = session.execute(
+            select(func.count(Case.id)).where(
+                within(Case.created_at), Case.takedown_request.is_(True)
+            )
+        ).scalar_one()
+        suspended = session.execute(
+            select(func.count(Action.id)).where(
+                within(Action.created_at), Action.kind == ActionKind.SUSPEND_ACCOUNT.value
+            )
+        ).scalar_one()
         appeals = session.execute(select(Appeal.outcome).where(within(Appeal.created_at))).scalars()
         filed = session.execute(
             select(CyberTipReport.id).where(
@@ -70,4 +87,6 @@ def transparency(db: Database, start: datetime, end: datetime) -> Figures:
             cybertip_finished=len(filed),
             bank_sizes=banks,
             upload_verdicts=list(verdicts),
+            takedown_requests=int(takedown_requests),
+            accounts_suspended=int(suspended),
         )

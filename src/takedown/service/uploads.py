@@ -10,7 +10,7 @@ platform sent them, are kept as evidence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,11 +18,24 @@ from sqlalchemy.orm import Session
 from takedown.audit.log import SYSTEM, record
 from takedown.cases.clocks import plan_clocks
 from takedown.cases.policy import Policy, triage
-from takedown.cases.vocabulary import OPEN_STATES, CaseState, Category, MinorDepicted
+from takedown.cases.vocabulary import (
+    OPEN_STATES,
+    CaseState,
+    Category,
+    MinorDepicted,
+    Priority,
+)
 from takedown.service import cybertip
 from takedown.service.content import MatchInfo
 from takedown.service.reports import restrict_content, start_clocks
-from takedown.store.models import BankEntry, Case, CaseContent, Content
+from takedown.store.models import (
+    BankEntry,
+    Case,
+    CaseClock,
+    CaseContent,
+    Content,
+    CyberTipReport,
+)
 
 
 def review_held(
@@ -53,6 +66,11 @@ def review_held(
     if case is None:
         case = _open_case(session, held, entries, policy, now)
     _attach(session, case, content, held[0], "content.held", now)
+    if case.unresolved:  # a case about a link elsewhere: now there is something to restrict
+        clocks = select(CaseClock.kind).where(CaseClock.case_id == case.id)
+        have = set(session.execute(clocks).scalars())
+        plans = plan_clocks(policy, Priority(case.priority), case.takedown_request, now)
+        start_clocks(session, case.id, [p for p in plans if p.kind.value not in have])
     restrict_content(session, case, [content.id], now, reason="held_at_upload")
     case.unresolved = False
     if case.state == CaseState.NEW.value:
@@ -112,6 +130,11 @@ def report_blocked(
     )
     if not known or not policy.report_blocked_uploads:
         return None
+    earlier = _earlier_attempt(session, content, known, policy, now)
+    if earlier is not None:
+        _attach(session, earlier, content, known[0], "content.blocked_again", now)
+        earlier.updated_at = now
+        return earlier
     plan = triage(policy, Category.CHILD_SEXUAL_ABUSE, MinorDepicted.NO, child_abuse_match=True)
     case = Case(
         state=CaseState.ACTIONED.value,
@@ -130,6 +153,41 @@ def report_blocked(
     _attach(session, case, content, known[0], "content.blocked_known", now)
     cybertip.open_draft(session, case, policy, now)
     return case
+
+
+def _earlier_attempt(
+    session: Session,
+    content: Content,
+    known: Sequence[MatchInfo],
+    policy: Policy,
+    now: datetime,
+) -> Case | None:
+    """The case of this uploader's earlier blocked attempt at the same material (a bank entry
+    this upload matched too) within the policy's window, while its CyberTipline report is not
+    yet approved: the attempts are one incident, reported once with every attempt listed."""
+    if not content.uploader_id or policy.attempts_window_s <= 0:
+        return None
+    entries = {m.entry_id for m in known}
+    since = now - timedelta(seconds=policy.attempts_window_s)
+    rows = session.execute(
+        select(Case, Content)
+        .join(CaseContent, CaseContent.case_id == Case.id)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .join(CyberTipReport, CyberTipReport.case_id == Case.id)
+        .where(
+            Content.uploader_id == content.uploader_id,
+            Content.id != content.id,
+            Content.verdict == "block",
+            CaseContent.added_at >= since,
+            CyberTipReport.state == "draft",
+        )
+        .order_by(CaseContent.added_at.desc(), Case.id.desc())
+    ).all()
+    for case, attempt in rows:
+        if any(str(m.get("entry_id")) in entries for m in attempt.matches):
+            found: Case = case
+            return found
+    return None
 
 
 def _attach(

@@ -123,6 +123,10 @@ class HashOptions:
     more PDQ of the reduced image, so that a mirrored repost matches at upload, even against
     imported hash lists, which hold originals only. The service turns it on for uploads."""
     mirror_video: bool = True  # also hash videos' frames flipped (a mirrored repost is common)
+    normalise_video: bool = False
+    """Always hash a video's contrast-normalised frames too (``vpdq_normalised``): for
+    references. Without it they are hashed only for a weak video (too few usable frames), from
+    the frames too dark for PDQ, so an ordinary upload costs nothing more."""
     crops: bool = False
     """Also hash fixed crops of the image (see ``media.crops``): for bank entries, so that a
     cropped re-post still matches; too many hashes per item for the content index."""

@@ -21,6 +21,7 @@ their own (``pdq_normalised``) and only ever compared with each other.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from takedown.media.image import RGBArray
@@ -37,11 +38,25 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 def normalise_luminance(rgb: RGBArray) -> RGBArray:
     """The picture as grey at 64x64, its tones stretched over 0-255 (three equal channels, the
     form the PDQ hasher takes). A picture of one grey level stays flat: nothing to stretch."""
+    return stretch(luminance_grid(rgb))
+
+
+Grid = npt.NDArray[np.float32]
+
+
+def luminance_grid(rgb: RGBArray) -> Grid:
+    """The picture's luminance averaged down to 64x64 in floating point: all that
+    :func:`stretch` needs, small enough to keep per video frame until the video is known to
+    need it (a mirrored frame's grid is this grid mirrored)."""
     luma = np.ascontiguousarray(rgb.astype(np.float32) @ _LUMA)
     small = Image.fromarray(luma, mode="F").resize(
         (WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX
     )
-    grey = np.asarray(small, dtype=np.float32)
+    return np.asarray(small, dtype=np.float32)
+
+
+def stretch(grey: Grid) -> RGBArray:
+    """A luminance grid's tones stretched linearly over 0-255, as an RGB array for PDQ."""
     low, high = np.percentile(grey, PERCENTILES)
     if high - low < 1e-3:
         stretched = np.zeros_like(grey)

@@ -1,9 +1,10 @@
 """PDQ: Meta's 256-bit perceptual image hash, compared by Hamming distance.
 
-Hashing uses the ThreatExchange C++ reference (the ``pdqhash`` binding) on pixels that
-:mod:`takedown.media` decoded; the speed comes from decoding less (a reduced-size JPEG decode),
-not from a different hash. Dihedral variants come from the same DCT in one call, so matching a
-rotated or mirrored copy costs no second decode.
+Hashing follows the ThreatExchange reference's arithmetic (:mod:`.pdq_fast`, bit for bit the
+``pdqhash`` binding on the shared photos) on pixels that :mod:`takedown.media` decoded; the
+speed comes from decoding less (a reduced-size JPEG decode) and from computing the same hash as
+two banded matrix products, not from a different hash. Dihedral variants come from the same
+DCT in one call, so matching a rotated or mirrored copy costs no second decode.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from takedown.media import MediaKind
 from takedown.media.borders import crop, find_content
 from takedown.media.crops import crop_boxes
 from takedown.media.image import RGBArray
+from takedown.signals import pdq_fast
 from takedown.signals.base import (
     QUALITY_USABLE,
     AnySignal,
@@ -65,9 +67,10 @@ def hamming(a: str, b: str) -> int:
 
 
 def hash_rgb(rgb: RGBArray) -> tuple[str, int]:
-    """PDQ hash (64 hex) and quality (0-100) of an RGB array."""
-    bits, quality = pdqhash.compute(rgb)
-    return bits_to_hex(bits), int(quality)
+    """PDQ hash (64 hex) and quality (0-100) of an RGB array: the reference's arithmetic as
+    two banded matrix products (:mod:`.pdq_fast`, bit for bit ``pdqhash`` on the shared photos,
+    several times faster past 512x512)."""
+    return pdq_fast.hash_rgb(rgb)
 
 
 EXACT_DIHEDRAL_PIXELS = 512 * 512
@@ -134,11 +137,11 @@ class PdqSignal:
             return Signal(
                 "pdq", variants["original"], quality=quality, variant=variant, dihedral=variants
             )
-        value, quality = hash_rgb(rgb)
-        if options.mirror_image:
-            mirrored = hash_rgb(np.ascontiguousarray(_TURNS["mirror"](rgb)))[0]
+        if options.mirror_image:  # the mirror shares the costly half of the work (pdq_fast)
+            value, mirrored, quality = pdq_fast.hash_rgb_and_mirror(rgb)
             turns = {"original": value, "mirror": mirrored}
             return Signal("pdq", value, quality=quality, variant=variant, dihedral=turns)
+        value, quality = hash_rgb(rgb)
         return Signal("pdq", value, quality=quality, variant=variant)
 
     def parse(self, value: str) -> str:

@@ -6,7 +6,8 @@ believe that a copy search or a block happened.
 - ``weak``: a perceptual fingerprint that finds only some changed copies: a picture too dark or
   flat for PDQ whose contrast-normalised hash is usable (it finds copies that are re-encoded,
   darker or brighter, but less surely than PDQ on a well-lit picture), or a video with too few
-  usable frames (see :data:`MIN_VIDEO_FRAMES`, :data:`MIN_VIDEO_SHARE`).
+  usable frames (see :data:`MIN_VIDEO_FRAMES`, :data:`MIN_VIDEO_SHARE`), with or without
+  contrast-normalised frames.
 - ``exact_only``: no usable perceptual fingerprint; only identical files (MD5/SHA-256) are found.
 
 Pure: it reads signals only, so the API, the console and the statement of reasons say the same.
@@ -20,17 +21,13 @@ from enum import StrEnum
 
 from takedown.signals.base import QUALITY_USABLE, AnySignal, Signal, VideoSignal
 from takedown.signals.pdq import NORMALISED_TYPE
-from takedown.signals.vpdq import compared_frames
-
-MIN_VIDEO_FRAMES = 3
-"""A video with fewer distinct usable frames is weak. A vPDQ match needs 80% of the query's
-usable frames; with one or two, a single frame decides it both ways: a copy whose one usable
-frame falls below the quality floor (re-encoding, a darker copy) is missed, and one near frame
-in an unrelated video is a match."""
-
-MIN_VIDEO_SHARE = 0.2
-"""A video whose usable frames are fewer than this share of its sampled frames is weak: most of
-it has no fingerprint, so a copy cut to the other parts cannot be recognised."""
+from takedown.signals.vpdq import (
+    MIN_VIDEO_FRAMES,
+    MIN_VIDEO_SHARE,
+    compared_frames,
+    is_weak,
+)
+from takedown.signals.vpdq import NORMALISED_TYPE as VIDEO_NORMALISED
 
 
 class Strength(StrEnum):
@@ -79,10 +76,17 @@ def assess(signals: Sequence[AnySignal]) -> Fingerprint:
     images = [s for s in signals if isinstance(s, Signal) and s.type == "pdq"]
     normalised = [s for s in signals if isinstance(s, Signal) and s.type == NORMALISED_TYPE]
     videos = [
-        s for s in signals if isinstance(s, VideoSignal) and s.variant is None and not s.transform
+        s
+        for s in signals
+        if isinstance(s, VideoSignal) and s.type == "vpdq" and s.variant is None and not s.transform
+    ]
+    dark = [
+        s
+        for s in signals
+        if isinstance(s, VideoSignal) and s.type == VIDEO_NORMALISED and not s.transform
     ]
     found = [_image(images, normalised)] if images or normalised else []
-    found += [_video(v) for v in videos]
+    found += [_video(v, dark) for v in videos]
     if not found:
         return EXACT_ONLY_NOTHING
     return max(found, key=lambda f: _ORDER[f.strength])
@@ -116,10 +120,18 @@ def _image(images: Sequence[Signal], normalised: Sequence[Signal]) -> Fingerprin
     )
 
 
-def _video(video: VideoSignal) -> Fingerprint:
+def _video(video: VideoSignal, normalised: Sequence[VideoSignal] = ()) -> Fingerprint:
     sampled = len(video.frames)
     usable = sum(1 for f in video.frames if f.usable)
     distinct = len(compared_frames(video.frames))
+    if is_weak(video.frames) and any(compared_frames(n.frames) for n in normalised):
+        lit = max(len(compared_frames(n.frames)) for n in normalised)
+        return Fingerprint(
+            Strength.WEAK,
+            f"only {usable} of the video's {sampled} sampled frames have a usable fingerprint "
+            f"(too dark or flat for PDQ); changed copies are recognised only through "
+            f"{lit} contrast-normalised frames, which find fewer of them",
+        )
     if distinct == 0:
         return Fingerprint(
             Strength.EXACT_ONLY,

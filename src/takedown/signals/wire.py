@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from takedown.signals.base import AnySignal, InvalidSignal, Signal, VideoSignal
 from takedown.signals.registry import get
-from takedown.signals.vpdq import format_frames, parse_frames
+from takedown.signals.vpdq import VIDEO_TYPES, format_frames, parse_frames
 
 
 def stored_value(signal: AnySignal) -> str | None:
@@ -39,6 +39,6 @@ def from_stored(signal_type: str, value: str) -> AnySignal:
     except KeyError as exc:
         raise InvalidSignal(str(exc.args[0])) from None
     canonical = kind.parse(value)
-    if signal_type == "vpdq":
+    if signal_type in VIDEO_TYPES:
         return VideoSignal(signal_type, tuple(parse_frames(canonical)))
     return Signal(signal_type, canonical)

@@ -114,6 +114,55 @@ class BankEntry(Base):
     transform: Mapped[str] = mapped_column(String(40), default="", server_default="")
     """The turn and/or crop of the reference this entry's hash was taken of ("" as it is;
     see ``matching.transforms``), so that a match says how the copy was changed."""
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"), default=None)
+    """The exchange whose feed brought this entry (``external_id`` is its id there); indexed
+    by ``ix_bank_entries_feed_key``, whose first column it is."""
+    feed_removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """Disabled because the feed withdrew it (not by a person): a feed that lists it again
+    enables it again, while an entry a person disabled stays disabled."""
+    retro_scanned_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    """When the content already on the platform was searched for this entry (the retro-scan,
+    ``service.retro_scan``); None until then (migration 0017)."""
+    __table_args__ = (
+        Index("ix_bank_entries_feed_key", "exchange_id", "external_id", "signal_type", unique=True),
+    )
+
+
+class Exchange(Base):
+    """A hash-sharing exchange feeding one bank (see ``takedown.exchanges``): its settings,
+    its sealed credentials, where its feed was read up to, and how the last fetches went."""
+
+    __tablename__ = "exchanges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    credentials: Mapped[str] = mapped_column(Text, default="")
+    """AES-GCM sealed JSON (``service.exchange_secrets``); never shown again."""
+    schedule_s: Mapped[int] = mapped_column(Integer, default=3600)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    checkpoint: Mapped[str | None] = mapped_column(Text, default=None)
+    state: Mapped[str] = mapped_column(String(20), default="idle")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(String(60), default="")
+    last_error_at: Mapped[datetime | None] = mapped_column(default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    errors_total: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    entries_added: Mapped[int] = mapped_column(Integer, default=0)
+    entries_removed: Mapped[int] = mapped_column(Integer, default=0)
+    run_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    run_entries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    # sharing back (migration 0016): the last feed event sent to the exchange, how many of its
+    # hashes it accepted, and why the last send failed ("" after a good one)
+    share_cursor: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    shared_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    share_error: Mapped[str] = mapped_column(String(60), default="", server_default="")
 
 
 class BankChange(Base):
@@ -262,6 +311,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    # a reviewer's claim (migration 0019): others see who holds the case until it lapses
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Report(Base):
@@ -416,3 +468,156 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_success_at: Mapped[datetime | None] = mapped_column(default=None)
     __table_args__ = (Index("ix_login_throttle_pair", "account", "source", unique=True),)
+
+
+class HmaContent(Base):
+    """HMA's integer id for one piece of bank content (migration 0018): the bank entries it
+    groups (an image's hash and its turns and crops), as HMA clients address them. Entries
+    added outside the HMA API get one of their own when a lookup first reports them."""
+
+    __tablename__ = "hma_contents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    disable_until_ts: Mapped[int] = mapped_column(Integer, default=1)
+    """HMA's field: 1 enabled, 0 disabled, else a Unix time until which it is disabled."""
+    signals: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """The signals HMA reported when the content was added (HMA signal type names)."""
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    note: Mapped[str | None] = mapped_column(String(255), default=None)
+    original_media_uri: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HmaContentEntry(Base):
+    """Which HMA content a bank entry belongs to (one content, many entries)."""
+
+    __tablename__ = "hma_content_entries"
+    entry_id: Mapped[int] = mapped_column(ForeignKey("bank_entries.id"), primary_key=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("hma_contents.id"), index=True)
+
+
+class HmaBank(Base):
+    """HMA's per-bank ``matching_enabled_ratio`` and its deletions (a deleted bank is renamed
+    and disabled, never erased: its entries stay on record)."""
+
+    __tablename__ = "hma_banks"
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), primary_key=True)
+    matching_enabled_ratio: Mapped[float] = mapped_column(default=1.0)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class HmaClient(Base):
+    """An API key flagged as the "HMA client": keyless requests to the HMA API from the
+    addresses in ``hma_client_networks`` act as this key (for clients that cannot send one)."""
+
+    __tablename__ = "hma_clients"
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetroScan(Base):
+    """One retro-scan of new entries of a bank against the content already on the platform:
+    what the console says ("3 items already on the platform matched ...")."""
+
+    __tablename__ = "retro_scans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    exchange_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    signals_checked: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    entries_added_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime] = mapped_column()
+
+
+class RetroHit(Base):
+    """A content item a retro-scan put into a case; unique per item, so that no later entry
+    opens a second case about it."""
+
+    __tablename__ = "retro_hits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_pk: Mapped[int] = mapped_column(ForeignKey("content.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("bank_entries.id"))
+    scan_id: Mapped[int] = mapped_column(ForeignKey("retro_scans.id"), index=True)
+    signal_type: Mapped[str] = mapped_column(String(20))
+    distance: Mapped[float] = mapped_column()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShareRule(Base):
+    """Opt-in sharing of confirmed hashes: one row per (target, category); the target is
+    ``feed`` (takedown's own signed feed) or an exchange's name."""
+
+    __tablename__ = "share_rules"
+    __table_args__ = (Index("ix_share_rules_pair", "target", "category", unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class FeedEvent(Base):
+    """What this platform shares, append-only, per target (``feed``: takedown's own signed
+    feed, whose cursor is ``seq``; or an exchange's name): a confirmed hash added or removed.
+    Hashes and categories only, never a person."""
+
+    __tablename__ = "feed_events"
+    __table_args__ = (
+        Index("ix_feed_events_key", "target", "key"),
+        Index("ix_feed_events_target", "target", "seq"),
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of category, signal type and value: the shared hash's identity (a vPDQ value
+    is too long for an index)."""
+    signal_type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(40))
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedCursor(Base):
+    """How far the feed publisher has read bank entries and bank changes (one row, id 1)."""
+
+    __tablename__ = "feed_cursors"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    entry_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    change_cursor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatusMail(Base):
+    """A reporter's wish to be e-mailed when their report's status changes. The address is
+    sealed (AES-GCM, a key derived from the service secret, the report bound in): it is read
+    only to send, shown to nobody, and dropped when the reporter stops the e-mails."""
+
+    __tablename__ = "status_mails"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
+    sealed_address: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    last_status: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class MailOutbox(Base):
+    """One status e-mail to send: which subscription and which status it announces (never the
+    address nor anything of the report's content). Claimed by pushing ``next_attempt_at``."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status_mail_id: Mapped[int] = mapped_column(ForeignKey("status_mails.id"), index=True)
+    status: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    gave_up_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(String(200), default="")

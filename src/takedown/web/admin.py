@@ -28,7 +28,8 @@ from takedown.auth.scopes import Role, parse_scopes
 from takedown.cases.vocabulary import StaffRole
 from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
-from takedown.store.models import ApiKey, Bank, Delivery, User, Webhook, utcnow
+from takedown.service.retro_scan import recent_scans
+from takedown.store.models import Action, ApiKey, Bank, Delivery, User, Webhook, utcnow
 from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _staff
 from takedown.web.session import same
 from takedown.web.templating import _, render
@@ -57,6 +58,12 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
         deliveries = list(
             db.execute(select(Delivery).order_by(Delivery.id.desc()).limit(50)).scalars()
         )
+        delivered_actions = {
+            a.id: a
+            for a in db.execute(
+                select(Action).where(Action.id.in_({d.action_id for d in deliveries}))
+            ).scalars()
+        }
         banks = list(db.execute(select(Bank).order_by(Bank.name)).scalars())
         counts = bank_service.entry_counts(db)
         locks = _sign_in_locks(request, db, users)
@@ -71,6 +78,7 @@ def _overview(request: Request, staff: Staff, **extra: Any) -> Response:
             "hooks": hooks,
             "circuits": {h.id: _circuit(h) for h in hooks},
             "deliveries": deliveries,
+            "delivered_actions": delivered_actions,
             "banks": banks,
             "counts": counts,
             "roles": [r.value for r in Role],
@@ -325,7 +333,12 @@ def bankrender(request: Request, name: str, after: int = 0) -> Response:
         except bank_service.BankError:
             return _forbidden(request, staff, _("No such bank."))
         entries = bank_service.list_entries(db, bank, after=after, limit=100)
-    return render(request, "console/bank.html", {"staff": staff, "bank": bank, "entries": entries})
+        scans = recent_scans(db, bank=bank.name, limit=10)
+    return render(
+        request,
+        "console/bank.html",
+        {"staff": staff, "bank": bank, "entries": entries, "retro_scans": scans},
+    )
 
 
 @router.post("/banks/{name}/entries/{entry_id}/disable")

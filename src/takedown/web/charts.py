@@ -27,7 +27,9 @@ class ClockFigures:
         return sum(1 for d in self.durations_s if d <= self.deadline_s)
 
 
-def duration_histogram(figures: ClockFigures, width: int = 360, height: int = 140) -> str:
+def duration_histogram(
+    figures: ClockFigures, title: str = "", width: int = 360, height: int = 140
+) -> str:
     """Bars of durations in five bands relative to the deadline; the deadline is marked."""
     bands = [0.25, 0.5, 0.75, 1.0, float("inf")]
     labels = ["<25%", "<50%", "<75%", "<100%", "late"]
@@ -38,10 +40,12 @@ def duration_histogram(figures: ClockFigures, width: int = 360, height: int = 14
     counts[-1] += figures.breached
     top = max(counts) or 1
     bar = (width - 40) / len(counts)
+    name = title or figures.kind.replace("_", " ")
+    summary = ", ".join(f"{lab}: {n}" for lab, n in zip(labels, counts, strict=True))
     parts = [
-        f'<svg role="img" aria-label="{escape(figures.kind)}: time against the deadline" '
-        f'viewBox="0 0 {width} {height + 30}" width="{width}" height="{height + 30}" '
-        'xmlns="http://www.w3.org/2000/svg">'
+        f'<svg role="img" aria-label="{escape(name)}, share of the deadline used: '
+        f'{escape(summary)}" viewBox="0 0 {width} {height + 30}" class="chart" '
+        'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i, count in enumerate(counts):
         h = (height - 20) * count / top
@@ -63,22 +67,28 @@ def duration_histogram(figures: ClockFigures, width: int = 360, height: int = 14
     return "".join(parts)
 
 
-def count_bars(counts: dict[str, int], width: int = 360) -> str:
-    """Horizontal bars for volumes (by category, by source)."""
-    rows = sorted(counts.items(), key=lambda kv: -kv[1])
+ROW = 40  # a label line above each bar: no label can run into its bar, however long
+
+
+def count_bars(counts: dict[str, int], title: str = "volumes", width: int = 360) -> str:
+    """Horizontal bars for volumes (by category, by source): each label on its own line
+    above its bar, the count after the bar; names are escaped, never truncated."""
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     top = max(counts.values(), default=0) or 1
-    height = 24 * len(rows) + 4
+    height = ROW * len(rows) + 4
+    summary = ", ".join(f"{name}: {count}" for name, count in rows) or "none"
     parts = [
-        f'<svg role="img" aria-label="volumes" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg role="img" aria-label="{escape(title)}: {escape(summary)}" '
+        f'viewBox="0 0 {width} {height}" class="chart" preserveAspectRatio="xMinYMin meet" '
+        'xmlns="http://www.w3.org/2000/svg">'
     ]
     for i, (name, count) in enumerate(rows):
-        w = (width - 200) * count / top
-        y = 4 + i * 24
+        w = (width - 60) * count / top
+        y = 4 + i * ROW
         parts.append(
-            f'<text x="0" y="{y + 15}" font-size="12" fill="#1b1b1f">{escape(name)}</text>'
-            f'<rect x="170" y="{y + 3}" width="{w:.1f}" height="16" fill="#0b5394"/>'
-            f'<text x="{174 + w:.1f}" y="{y + 15}" font-size="12" fill="#1b1b1f">{count}</text>'
+            f'<text x="0" y="{y + 13}" font-size="13" fill="#1b1b1f">{escape(name)}</text>'
+            f'<rect x="0" y="{y + 18}" width="{max(w, 2):.1f}" height="16" fill="#0b5394"/>'
+            f'<text x="{w + 6:.1f}" y="{y + 31}" font-size="13" fill="#1b1b1f">{count}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -4,9 +4,8 @@ with statement-of-reasons templates and shortcuts, the dashboard."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -29,9 +28,13 @@ from takedown.auth.accounts import check_totp, create_user_token
 from takedown.auth.scopes import Role
 from takedown.auth.secrets import verify_login
 from takedown.cases import machine
+from takedown.cases.clocks import ClockKind
+from takedown.cases.clocks import applies as clock_applies
+from takedown.cases.labels import label
 from takedown.cases.machine import Refused, Reviewer
 from takedown.cases.vocabulary import (
     DECIDING_ROLES,
+    OPEN_STATES,
     AppealOutcome,
     Category,
     Outcome,
@@ -39,22 +42,29 @@ from takedown.cases.vocabulary import (
     StaffRole,
 )
 from takedown.legal.ncmec import NcmecError
-from takedown.legal.transparency import to_csv
+from takedown.legal.transparency import Figures, bars_svg, sections, to_csv
+from takedown.legal.transparency_pdf import to_pdf
+from takedown.media import MediaLimits
 from takedown.service import cases as case_service
-from takedown.service import cybertip
+from takedown.service import claims, cybertip
 from takedown.service.access import may_see_media
 from takedown.service.copies import copies_in
+from takedown.service.retro_scan import recent_scans
 from takedown.service.transparency import transparency
 from takedown.store.models import (
     Case,
     CaseClock,
+    CaseContent,
+    Content,
     CyberTipReport,
     Report,
     User,
     utcnow,
 )
+from takedown.web import casepage
 from takedown.web import media as review_media
 from takedown.web.charts import ClockFigures, count_bars, duration_histogram
+from takedown.web.keyframes import keyframe_strip
 from takedown.web.session import FORM_COOKIE, StaffSession, same
 from takedown.web.templating import _, render, templates
 
@@ -67,6 +77,7 @@ QUEUES = [
     ("senior", _("Escalated")),
     ("appeals", _("Appeals")),
 ]
+DECIDED_WORDS = frozenset(o.value for o in Outcome) | frozenset(o.value for o in AppealOutcome)
 REASON_TEMPLATES = [
     ("", _("Write your own")),
     ("csam", _("Sexual content involving a minor; removed with every copy and reported.")),
@@ -76,12 +87,28 @@ REASON_TEMPLATES = [
 ]
 
 
+def wellness_of(user: User, break_minutes: float) -> dict[str, Any]:
+    """The reviewer's viewing settings over the defaults: blurred, grayscale, no autoplay, no
+    sound, shortcuts on, a break reminder after the configured time."""
+    defaults: dict[str, Any] = {
+        "blur": 24,
+        "grayscale": True,
+        "autoplay": False,
+        "audio": False,
+        "shortcuts": True,
+        "break_minutes": break_minutes,
+        "categories": {},
+    }
+    return {**defaults, **(user.wellness or {})}
+
+
 class Staff:
-    def __init__(self, user: User, session: StaffSession) -> None:
+    def __init__(self, user: User, session: StaffSession, break_minutes: float = 0.0) -> None:
         self.user = user
         self.session = session
         self.role = StaffRole(user.role)
         self.reviewer = Reviewer(user.id, self.role)
+        self.wellness = wellness_of(user, break_minutes)
 
     @property
     def actor(self) -> str:
@@ -106,7 +133,7 @@ def _staff(request: Request) -> Staff | None:
         user = db.get(User, session.user_id)
     if user is None or user.disabled or user.session_epoch != session.epoch:
         return None
-    return Staff(user, session)
+    return Staff(user, session, state.settings.break_reminder_minutes)
 
 
 def _login_redirect() -> Response:
@@ -201,6 +228,34 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue page's filters (query parameters); unknown values mean "any"."""
+
+    category: str = ""
+    state: str = ""
+    only: str = ""  # "breached" | "unclaimed" | "mine"
+
+    @classmethod
+    def of(cls, category: str, state: str, only: str) -> QueueFilters:
+        return cls(
+            category if category in {c.value for c in Category} else "",
+            state if state in {s.value for s in OPEN_STATES} else "",
+            only if only in ("breached", "unclaimed", "mine") else "",
+        )
+
+    def keep(self, item: dict[str, Any], user_id: int, now: datetime) -> bool:
+        case: Case = item["case"]
+        holder = claims.holder(case, now)
+        return (
+            (not self.category or case.category == self.category)
+            and (not self.state or case.state == self.state)
+            and (self.only != "breached" or item["breached"])
+            and (self.only != "unclaimed" or holder is None)
+            and (self.only != "mine" or (holder is not None and holder.user_id == user_id))
+        )
+
+
 def _queue_items(db: Session, staff: Staff, queue: str) -> list[dict[str, Any]]:
     if queue == "appeals":
         visible = [p.value for p in Priority if machine.can_view(staff.role, p)]
@@ -214,40 +269,137 @@ def _queue_items(db: Session, staff: Staff, queue: str) -> list[dict[str, Any]]:
     ]
 
 
+def _thumbnails(db: Session, staff: Staff, cases: list[Case]) -> dict[int, dict[str, str]]:
+    """The first item of each case, for a blurred thumbnail, where the viewer may see it."""
+    if not cases:
+        return {}
+    rows = db.execute(
+        select(CaseContent.case_id, Content.content_id, Content.kind)
+        .join(Content, Content.id == CaseContent.content_pk)
+        .where(CaseContent.case_id.in_([c.id for c in cases]), CaseContent.role == "reported")
+        .order_by(CaseContent.id)
+    ).all()
+    firsts: dict[int, dict[str, str]] = {}
+    for case_id, content_id, kind in rows:
+        firsts.setdefault(case_id, {"content_id": content_id, "kind": kind})
+    priorities = {c.id: c.priority for c in cases}
+    return {
+        case_id: item
+        for case_id, item in firsts.items()
+        if access.may_see_media(staff.access_role, [priorities[case_id]])
+    }
+
+
 @router.get("", response_class=HTMLResponse)
-def queues(request: Request, queue: str = "child_safety") -> Response:
+def queues(
+    request: Request,
+    queue: str = "child_safety",
+    category: str = "",
+    state: str = "",
+    only: str = "",
+) -> Response:
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
     if queue not in {q for q, _label in QUEUES}:
         queue = "child_safety"
-    with app_state(request).db.read() as db:
-        items = _queue_items(db, staff, queue)
+    filters = QueueFilters.of(category, state, only)
+    app = app_state(request)
+    now = app.now()
+    with app.db.read() as db:
+        counts = {name: len(_queue_items(db, staff, name)) for name, _label in QUEUES}
+        everything = _queue_items(db, staff, queue)
+        items = [i for i in everything if filters.keep(i, staff.user.id, now)]
+        thumbs = _thumbnails(db, staff, [i["case"] for i in items])
+        holders = {i["case"].id: claims.holder(i["case"], now) for i in items}
+        names = casepage.reviewer_names(db, [h.user_id for h in holders.values() if h])
+    wellness = staff.wellness
     return render(
         request,
         "console/queues.html",
-        {"staff": staff, "queues": QUEUES, "queue": queue, "items": items},
+        {
+            "staff": staff,
+            "queues": QUEUES,
+            "queue": queue,
+            "items": items,
+            "total": len(everything),
+            "counts": counts,
+            "filters": filters,
+            "thumbs": thumbs,
+            "holders": holders,
+            "names": names,
+            "now": now,
+            "wellness": wellness,
+            "viewing": {c.value: viewing_for(wellness, c.value) for c in Category},
+            "categories": [c.value for c in Category],
+            "states": sorted(s.value for s in OPEN_STATES),
+            "media_enabled": bool(app.settings.media_url_template),
+        },
     )
+
+
+def viewing_for(wellness: dict[str, Any], category: str) -> dict[str, Any]:
+    """Blur and grayscale for a case of ``category``: the reviewer's setting for that category
+    where they made one, else their general one."""
+    own = (wellness.get("categories") or {}).get(category) or {}
+    return {
+        "blur": int(own.get("blur", wellness["blur"])),
+        "grayscale": bool(own.get("grayscale", wellness["grayscale"])),
+    }
 
 
 def _case_context(state: AppState, db: Session, case: Case, staff: Staff) -> dict[str, Any]:
     found = case_service.case_file(db, case)
+    begun = casepage.origin(case, found.reports, found.items)
+    items = casepage.item_views(found.items)
+    sees_uploader = access.allowed(staff.access_role, Resource.EVIDENCE_RECORD)
+    now = state.now()
+    holder = claims.holder(case, now)
+    names = casepage.reviewer_names(
+        db, [d.reviewer_id for d in found.decisions] + ([holder.user_id] if holder else [])
+    )
     return {
         "case": found.case,
         "reports": found.reports,
         "questions": found.questions,
-        "items": found.items,
+        "items": items,
+        "origin": begun,
+        "links": casepage.reported_links(found.reports),
+        "copies": casepage.copies(db, case, copies_in(state.index)),
+        "uploaders": casepage.uploader_context(db, case, found.items) if sees_uploader else None,
         "clocks": found.clocks,
         "decisions": found.decisions,
+        "names": names,
         "appeals": found.appeals,
-        "history": found.history,
+        "history": casepage.history(db, found.history),
+        "claim": holder,
+        "next_case": casepage.next_case(db, staff.role, case, staff.user.id, now),
+        "is_open": casepage.is_open(case),
         "show_contact": access.allowed(staff.access_role, Resource.REPORTER_CONTACT),
         "media_enabled": bool(state.settings.media_url_template),
     }
 
 
+def _frames(state: AppState, items: list[casepage.ItemView]) -> dict[str, int]:
+    """How many keyframes each video item's strip has (decoded once, then kept)."""
+    counts: dict[str, int] = {}
+    for view in items:
+        if view.content.kind != "video" or not state.settings.media_url_template:
+            continue
+        found = review_media.review_media(state.settings, state.evidence, view.content.content_id)
+        if found is not None and found.is_video:
+            counts[view.content.content_id] = len(keyframe_strip(found.data, _limits(state)))
+    return counts
+
+
+def _limits(state: AppState) -> MediaLimits:
+    return MediaLimits(max_bytes=state.settings.max_upload_bytes)
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def caserender(request: Request, case_id: int, revealed: str = "", error: str = "") -> Response:
+def caserender(
+    request: Request, case_id: int, revealed: str = "", error: str = "", decided: str = ""
+) -> Response:
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
@@ -269,9 +421,11 @@ def caserender(request: Request, case_id: int, revealed: str = "", error: str = 
         record(db, staff.actor, "case.view", f"case:{case.id}", {})
         context = _case_context(state, db, case, staff)
         shown = state.sessions.revealed(staff.session, revealed, case.id)
-        if shown is not None and not may_see_media(db, staff.access_role, shown, case.id):
+        if shown is not None and not may_see_media(
+            db, staff.access_role, shown.split("/frame/")[0], case.id
+        ):
             shown = None
-    wellness = {"blur": 24, "grayscale": True, "autoplay": False, **(staff.user.wellness or {})}
+    wellness = staff.wellness
     return render(
         request,
         "console/case.html",
@@ -279,7 +433,11 @@ def caserender(request: Request, case_id: int, revealed: str = "", error: str = 
             "staff": staff,
             "revealed": shown,
             "error": error,
+            # only an outcome's own word is echoed: a crafted link cannot put text here
+            "decided": decided if decided in DECIDED_WORDS else "",
             "wellness": wellness,
+            "viewing": viewing_for(wellness, context["case"].category),
+            "frames": _frames(state, context["items"]),
             "reasons": REASON_TEMPLATES,
             "categories": [c.value for c in Category],
             "can_decide": staff.role in DECIDING_ROLES,
@@ -288,20 +446,56 @@ def caserender(request: Request, case_id: int, revealed: str = "", error: str = 
     )
 
 
+@router.post("/cases/{case_id}/claim")
+async def claim_case(request: Request, case_id: int) -> Response:
+    """Claim the case (or let it go): others see who holds it, and may not decide it while
+    the claim holds; it lapses after ``claim_minutes``."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    values = await _checked_form(request, staff)
+    if values is None:
+        return _forbidden(request, staff, _("The form expired; reload the page."))
+    if staff.role not in DECIDING_ROLES:
+        return _forbidden(request, staff, _("Your role does not decide cases."))
+    state = app_state(request)
+    with state.db.write() as db:
+        case = db.get(Case, case_id)
+        if case is None or not machine.can_view(staff.role, Priority(case.priority)):
+            return _forbidden(request, staff, _("You may not claim this case."))
+        if values.get("action") == "release":
+            claims.release(db, case, staff.user.id, state.now(), "release")
+        else:
+            try:
+                claims.claim(db, case, staff.user.id, state.now(), state.settings.claim_minutes)
+            except claims.ClaimRefused:
+                return RedirectResponse(
+                    f"/console/cases/{case_id}?error=claimed_by_other", status_code=303
+                )
+    return RedirectResponse(local_console_path(values.get("back", "")), status_code=303)
+
+
 @router.post("/cases/{case_id}/reveal/{content_id}")
 async def reveal(request: Request, case_id: int, content_id: str) -> Response:
     """Show one item unblurred: an audit event, then the case page with that item revealed."""
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
-    if await _checked_form(request, staff) is None:
+    values = await _checked_form(request, staff)
+    if values is None:
         return _forbidden(request, staff, _("The form expired; reload the page."))
+    frame = values.get("frame", "")
+    if frame and not frame.isdigit():
+        return _forbidden(request, staff, _("No such frame."))
     state = app_state(request)
     with state.db.write() as db:
         if not may_see_media(db, staff.access_role, content_id, case_id):
             return _forbidden(request, staff, _("You may not see this item."))
-        record(db, staff.actor, "media.reveal", f"case:{case_id}", {"content": content_id})
-    ticket = state.sessions.reveal_ticket(staff.session, case_id, content_id)
+        data = {"content": content_id, **({"frame": int(frame)} if frame else {})}
+        record(db, staff.actor, "media.reveal", f"case:{case_id}", data)
+    # a frame's ticket names the item and the frame ("/" is never in a content id)
+    target = f"{content_id}/frame/{int(frame)}" if frame else content_id
+    ticket = state.sessions.reveal_ticket(staff.session, case_id, target)
     query = urlencode({"revealed": ticket})
     return RedirectResponse(
         f"/console/cases/{case_id}?{query}#item-{quote(content_id, safe='')}", status_code=303
@@ -330,6 +524,29 @@ def media(request: Request, content_id: str) -> Response:
     )
 
 
+@router.get("/media/{content_id}/frames/{number}")
+def media_frame(request: Request, content_id: str, number: int) -> Response:
+    """One still of a video's keyframe strip: the same rule and audit as the item's bytes."""
+    staff = _staff(request)
+    if staff is None:
+        return Response(status_code=401)
+    state = app_state(request)
+    with state.db.write() as db:
+        if not may_see_media(db, staff.access_role, content_id):
+            record(db, staff.actor, "media.view_refused", f"content:{content_id}", {})
+            return Response(status_code=403)
+        record(db, staff.actor, "media.view", f"content:{content_id}", {"frame": number})
+    found = review_media.review_media(state.settings, state.evidence, content_id)
+    stills = keyframe_strip(found.data, _limits(state)) if found and found.is_video else ()
+    if not 0 <= number < len(stills):
+        return Response(status_code=404)
+    return Response(
+        stills[number],
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @router.post("/cases/{case_id}/decide")
 async def decide(request: Request, case_id: int) -> Response:
     staff = _staff(request)
@@ -343,11 +560,19 @@ async def decide(request: Request, case_id: int) -> Response:
     state = app_state(request)
     template = dict(REASON_TEMPLATES).get(values.get("template", ""), "")
     note = (values.get("note", "").strip() or template)[:5000]
+    decided = ""
+    find_copies = copies_in(state.index, state.evidence)
+    if values.get("kind") != "appeal" and values.get("outcome") == Outcome.VIOLATION.value:
+        find_copies.prepare(state.db, case_id)  # hash the references before the write lock
     try:
         with state.db.write() as db:
             case = db.get(Case, case_id)
             if case is None or not machine.can_view(staff.role, Priority(case.priority)):
                 return _forbidden(request, staff, _("You may not decide this case."))
+            if claims.held_by_other(case, staff.user.id, state.now()) is not None:
+                return RedirectResponse(
+                    f"/console/cases/{case_id}?error=claimed_by_other", status_code=303
+                )
             if values.get("kind") == "appeal":
                 case_service.decide_appeal(
                     db,
@@ -355,7 +580,7 @@ async def decide(request: Request, case_id: int) -> Response:
                     staff.reviewer,
                     AppealOutcome(values.get("outcome", "")),
                     note=note,
-                    find_copies=copies_in(state.index, state.evidence),
+                    find_copies=find_copies,
                     policy=state.policy,
                     now=state.now(),
                 )
@@ -370,39 +595,65 @@ async def decide(request: Request, case_id: int) -> Response:
                     outcome,
                     category=Category(category) if category else None,
                     note=note,
-                    find_copies=copies_in(state.index, state.evidence),
+                    find_copies=find_copies,
                     policy=state.policy,
                     now=state.now(),
                     ask=(values.get("report_id") or None) if asking else None,
                 )
+            claims.release(db, case, staff.user.id, state.now(), "decided")
+            decided = values.get("outcome", "")
     except Refused as refused:
         return RedirectResponse(f"/console/cases/{case_id}?error={refused.code}", status_code=303)
     except ValueError:
         return RedirectResponse(f"/console/cases/{case_id}?error=invalid_outcome", status_code=303)
     state.wake.set()
-    return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+    query = urlencode({"decided": decided})
+    return RedirectResponse(f"/console/cases/{case_id}?{query}#decided", status_code=303)
+
+
+def _blur(value: str | None, fallback: int) -> int:
+    try:
+        return max(0, min(64, int(value or "")))
+    except ValueError:
+        return fallback
 
 
 @router.post("/settings")
 async def wellness_settings(request: Request) -> Response:
-    """Per-reviewer wellness settings: blur strength, grayscale, video autoplay."""
+    """Per-reviewer wellness settings: blur strength and grayscale (in general and per
+    category), video autoplay and sound, single-key shortcuts, the break reminder."""
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
     values = await _checked_form(request, staff)
     if values is None:
         return _forbidden(request, staff, _("The form expired; reload the page."))
+    blur = _blur(values.get("blur"), 24)
     try:
-        blur = max(0, min(64, int(values.get("blur", "24"))))
+        minutes = max(0.0, min(720.0, float(values.get("break_minutes", ""))))
     except ValueError:
-        blur = 24
+        minutes = app_state(request).settings.break_reminder_minutes
+    grayscale = values.get("grayscale") == "on"
+    per_category: dict[str, dict[str, Any]] = {}
+    for c in Category:  # a category keeps its own values only where they differ or are given
+        own: dict[str, Any] = {}
+        if values.get(f"blur-{c.value}", "").strip():
+            own["blur"] = _blur(values.get(f"blur-{c.value}"), blur)
+        if (values.get(f"grayscale-{c.value}") == "on") != grayscale:
+            own["grayscale"] = not grayscale
+        if own:
+            per_category[c.value] = own
     with app_state(request).db.write() as db:
         user = db.get(User, staff.user.id)
         assert user is not None
         user.wellness = {
             "blur": blur,
-            "grayscale": values.get("grayscale") == "on",
+            "grayscale": grayscale,
             "autoplay": values.get("autoplay") == "on",
+            "audio": values.get("audio") == "on",
+            "shortcuts": values.get("shortcuts") == "on",
+            "break_minutes": minutes,
+            "categories": per_category,
         }
     return RedirectResponse(local_console_path(values.get("back", "")), status_code=303)
 
@@ -449,12 +700,23 @@ def dashboard(request: Request, days: int = 30) -> Response:
     days = max(1, min(days, 3650))
     since = utcnow() - timedelta(days=days)
     with state.db.read() as db:
-        clocks = list(db.execute(select(CaseClock).where(CaseClock.started_at >= since)).scalars())
+        # a restrict clock of a case with nothing on the platform (a link elsewhere) could
+        # never be met: rows from before such cases got none are not counted
+        clocks = [
+            clock
+            for clock, unresolved in db.execute(
+                select(CaseClock, Case.unresolved)
+                .join(Case, Case.id == CaseClock.case_id)
+                .where(CaseClock.started_at >= since)
+            ).all()
+            if clock_applies(ClockKind(clock.kind), not unresolved)
+        ]
         cases = list(db.execute(select(Case).where(Case.created_at >= since)).scalars())
         reports = list(db.execute(select(Report).where(Report.created_at >= since)).scalars())
         delivery = delivery_figures(db, since, utcnow())
+        retro_scans = recent_scans(db, only_matched=True, limit=5)
     figures = []
-    for kind, label in (
+    for kind, title in (
         ("restrict", _("Time to restrict")),
         ("first_review", _("Time to first review")),
         ("removal", _("Time to removal")),
@@ -471,11 +733,10 @@ def dashboard(request: Request, days: int = 30) -> Response:
             sum(1 for c in mine if c.breached_at is not None),
             sum(1 for c in mine if c.met_at is None and c.breached_at is None),
         )
-        figures.append({"label": label, "figures": fig, "svg": duration_histogram(fig)})
-    by_category = Counter(c.category for c in cases)
+        figures.append({"label": title, "figures": fig, "svg": duration_histogram(fig, title)})
+    by_category = Counter(label(c.category) for c in cases)
     by_source = Counter(
-        "trusted flagger" if r.trusted_flagger else r.relationship.replace("_", " ")
-        for r in reports
+        label("trusted_flagger" if r.trusted_flagger else r.relationship) for r in reports
     )
     return render(
         request,
@@ -484,11 +745,12 @@ def dashboard(request: Request, days: int = 30) -> Response:
             "staff": staff,
             "days": days,
             "figures": figures,
-            "categories_svg": count_bars(dict(by_category)),
-            "sources_svg": count_bars(dict(by_source)),
+            "categories_svg": count_bars(dict(by_category), _("Cases by category")),
+            "sources_svg": count_bars(dict(by_source), _("Reports by source")),
             "case_count": len(cases),
             "report_count": len(reports),
             "delivery": delivery,
+            "retro_scans": retro_scans,
         },
     )
 
@@ -514,14 +776,11 @@ def due_epoch(moment: datetime | None) -> float | None:
 
 
 templates.env.filters["epoch"] = due_epoch
+templates.env.filters["label"] = label
 
 
-@router.get("/transparency", response_class=HTMLResponse)
-def transparencyrender(request: Request, start: str = "", end: str = "") -> Response:
-    """The transparency report for a period (default: the last 30 days)."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
+def _period(start: str, end: str) -> tuple[datetime, datetime]:
+    """The report's period from the form (days, both included); the last 30 days otherwise."""
     now = utcnow()
     try:
         first = (
@@ -535,47 +794,149 @@ def transparencyrender(request: Request, start: str = "", end: str = "") -> Resp
             else now
         )
     except ValueError:
-        first, last = now - timedelta(days=30), now
-    report = transparency(app_state(request).db, first, last)
+        return now - timedelta(days=30), now
+    return (first, last) if last > first else (now - timedelta(days=30), now)
+
+
+def _report_for(request: Request, start: str, end: str) -> tuple[datetime, datetime, Figures]:
+    first, last = _period(start, end)
+    return first, last, transparency(app_state(request).db, first, last)
+
+
+@router.get("/transparency", response_class=HTMLResponse)
+def transparencyrender(request: Request, start: str = "", end: str = "") -> Response:
+    """The transparency report for a period (default: the last 30 days), as published: DSA
+    Art. 15 and 24, TAKE IT DOWN and CyberTipline sections, rounded and labelled, with
+    charts; the same report as a PDF and the raw figures as CSV."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    first, last, report = _report_for(request, start, end)
+    parts = sections(report)
+    query = urlencode(
+        {"start": first.date().isoformat(), "end": (last - timedelta(days=1)).date().isoformat()}
+    )
     return render(
         request,
         "console/transparency.html",
         {
             "staff": staff,
             "report": report,
-            "rows": list(csv.reader(io.StringIO(to_csv(report))))[1:],
+            "sections": parts,
+            "charts": {s.key: bars_svg(s.bars, s.title) for s in parts if s.bars},
+            "query": query,
+            "start": start,
+            "end": end,
         },
     )
 
 
+@router.get("/transparency.pdf")
+def transparency_pdf(request: Request, start: str = "", end: str = "") -> Response:
+    """The same report as a PDF to publish."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    first, last, report = _report_for(request, start, end)
+    days = f"{first.date().isoformat()}-{(last - timedelta(days=1)).date().isoformat()}"
+    name = f"transparency-{days}.pdf"
+    return Response(
+        to_pdf(report),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/transparency.csv")
+def transparency_csv(request: Request, start: str = "", end: str = "") -> Response:
+    """The raw figures, one row each, unrounded (for anyone recomputing the report)."""
+    staff = _staff(request)
+    if staff is None:
+        return _login_redirect()
+    report = _report_for(request, start, end)[2]
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="transparency.csv"'},
+    )
+
+
 @router.get("/cybertipline", response_class=HTMLResponse)
-def cybertiplinerender(request: Request, error: str = "") -> Response:
-    """The CyberTipline queue: drafts from confirmed child-abuse cases; legal staff approve and
-    file them (with the clock's due time shown)."""
+def cybertiplinerender(request: Request, error: str = "", done: str = "") -> Response:
+    """The CyberTipline queue: drafts from confirmed child-abuse cases (a blocked re-upload
+    joins its earlier attempts' draft: one report, every attempt listed); legal staff approve
+    and file them. Whether filing can work (credentials set) is said before anyone tries."""
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
     if not access.allowed(staff.access_role, Resource.CYBERTIP_VIEW):
         return _forbidden(request, staff, _("The CyberTipline queue is for legal staff."))
-    with app_state(request).db.read() as db:
+    state = app_state(request)
+    with state.db.read() as db:
         tips = list(db.execute(select(CyberTipReport).order_by(CyberTipReport.id)).scalars())
-    context = {"staff": staff, "tips": tips, "error": error}
+        attempts = cybertip.attempts(db, [t.case_id for t in tips])
+    context = {
+        "staff": staff,
+        "tips": tips,
+        "attempts": attempts,
+        "error": error,
+        "done": done,
+        "missing": cybertip.missing_settings(state.settings),
+    }
     return render(request, "console/cybertipline.html", context)
 
 
-@router.post("/cybertipline/{tip_id}/approve")
-async def approve_tip(request: Request, tip_id: int) -> Response:
+async def _filer(request: Request, what: str) -> tuple[Staff, AppState] | Response:
+    """The signed-in legal staff member behind a checked form, with NCMEC credentials set;
+    otherwise the answer to give (sign in, refused, or the queue saying what is missing)."""
     staff = _staff(request)
     if staff is None:
         return _login_redirect()
     if await _checked_form(request, staff) is None or not access.allowed(
         staff.access_role, Resource.CYBERTIP_FILE
     ):
-        return _forbidden(request, staff, _("Only legal staff approve CyberTipline reports."))
+        return _forbidden(request, staff, _("Only legal staff approve and file reports."))
     state = app_state(request)
+    if cybertip.missing_settings(state.settings):
+        return _tip_problem(what + ": " + _("NCMEC credentials are missing (see above)"))
+    return staff, state
+
+
+@router.post("/cybertipline/{tip_id}/approve")
+async def approve_tip(request: Request, tip_id: int) -> Response:
+    """Approve a draft and file it. Without NCMEC credentials nothing changes (the draft stays
+    approvable) and the page says which settings are missing; an approved report whose filing
+    failed is filed again with "File now" (:func:`file_tip`)."""
+    gate = await _filer(request, _("not approved"))
+    if isinstance(gate, Response):
+        return gate
+    staff, state = gate
     try:
         with state.db.write() as db:
             cybertip.approve(db, tip_id, staff.user.id, state.now())
+    except cybertip.TipRefused as problem:
+        return _tip_problem(str(problem))
+    return _file_now(state, tip_id)
+
+
+@router.post("/cybertipline/{tip_id}/file")
+async def file_tip(request: Request, tip_id: int) -> Response:
+    """File (or resume filing) an approved report, e.g. once credentials are configured."""
+    gate = await _filer(request, _("not filed"))
+    if isinstance(gate, Response):
+        return gate
+    return _file_now(gate[1], tip_id)
+
+
+def _tip_problem(message: str) -> Response:
+    return RedirectResponse(f"/console/cybertipline?error={quote(message[:300])}", status_code=303)
+
+
+def _file_now(state: AppState, tip_id: int) -> Response:
+    try:
         client = ncmec_client(state)
         try:
             cybertip.file_report(
@@ -585,7 +946,5 @@ async def approve_tip(request: Request, tip_id: int) -> Response:
             client.close()
     except (cybertip.TipRefused, NcmecError, ApiError, ValueError) as problem:
         message = problem.message if isinstance(problem, ApiError) else str(problem)
-        return RedirectResponse(
-            f"/console/cybertipline?error={quote(message[:300])}", status_code=303
-        )
-    return RedirectResponse("/console/cybertipline", status_code=303)
+        return _tip_problem(message)
+    return RedirectResponse(f"/console/cybertipline?done={tip_id}", status_code=303)

@@ -250,6 +250,9 @@ def decide(
         raise ApiError(
             422, "report_id_without_question", "report_id is only for outcome need_more_info"
         )
+    find_copies = copies_in(state.index, state.evidence)
+    if outcome is Outcome.VIOLATION:  # hash the references before the write lock is taken
+        find_copies.prepare(state.db, case_id)
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
         try:
@@ -260,7 +263,7 @@ def decide(
                 outcome,
                 category=Category(body.category) if body.category else None,
                 note=body.note,
-                find_copies=copies_in(state.index, state.evidence),
+                find_copies=find_copies,
                 policy=state.policy,
                 now=state.now(),
                 ask=body.report_id,

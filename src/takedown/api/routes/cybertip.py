@@ -60,7 +60,7 @@ def reporter_settings(state: AppState) -> cybertip.ReporterSettings:
 
 def ncmec_client(state: AppState) -> NcmecClient:
     s = state.settings
-    if not (s.ncmec_username and s.ncmec_password and s.reporter_email):
+    if cybertip.missing_settings(s):
         raise ApiError(
             409,
             "ncmec_not_configured",

@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from takedown.api.errors import ApiError
+from takedown.api.hash_pool import HashingBusy
 from takedown.api.requests import body_doc, read_body
-from takedown.api.schemas import ContentIn, ContentOut, ContentPatch, LookupIn, SignalIn, VerdictOut
+from takedown.api.schemas import (
+    BATCH_SIGNALS,
+    ContentIn,
+    ContentOut,
+    ContentPatch,
+    LookupBatchIn,
+    LookupBatchOut,
+    LookupIn,
+    SignalIn,
+    VerdictOut,
+)
 from takedown.api.security import require
 from takedown.api.state import AppState, app_state
 from takedown.auth.accounts import Principal
@@ -21,7 +32,7 @@ from takedown.service import content as content_service
 from takedown.service.content import ContentInfo, MatchInfo, verdict_for
 from takedown.service.live_index import read_entry_info
 from takedown.service.uploads import report_blocked, review_held
-from takedown.signals import AnySignal, HashOptions, hash_bytes
+from takedown.signals import AnySignal, HashOptions, InvalidSignal
 from takedown.signals.strength import assess
 from takedown.signals.wire import from_stored
 from takedown.store.models import Content
@@ -46,7 +57,17 @@ async def _all_signals(
             ),
             mirror_image=state.settings.mirror_uploads,
         )
-        result = await run_in_threadpool(hash_bytes, data, options)
+        try:
+            result = await state.hashing.hash(data, options)
+        except HashingBusy as busy:
+            raise ApiError(
+                429,
+                "hashing_busy",
+                "every hashing process is busy and the queue is full; retry after the "
+                "Retry-After seconds",
+                headers={"Retry-After": str(busy.retry_after_s)},
+                retry_after_s=busy.retry_after_s,
+            ) from None
         signals.extend(result.signals)
         kind = result.media.value
     if not signals:
@@ -85,7 +106,10 @@ def _verdict_out(session: Session, content: Content) -> dict[str, object]:
     response_model=VerdictOut,
     status_code=201,
     openapi_extra=body_doc(ContentIn),
-    responses={200: {"model": VerdictOut, "description": "Already registered: first verdict"}},
+    responses={
+        200: {"model": VerdictOut, "description": "Already registered: first verdict"},
+        429: {"description": "`hashing_busy`: the media cannot be hashed now; see Retry-After."},
+    },
 )
 async def register_content(
     request: Request, principal: Principal = Depends(require(Scope.CONTENT_WRITE))
@@ -141,7 +165,14 @@ async def register_content(
     return JSONResponse(out, status_code=201 if created else 200)
 
 
-@router.post("/lookup", response_model=VerdictOut, openapi_extra=body_doc(LookupIn))
+@router.post(
+    "/lookup",
+    response_model=VerdictOut,
+    openapi_extra=body_doc(LookupIn),
+    responses={
+        429: {"description": "`hashing_busy`: the media cannot be hashed now; see Retry-After."}
+    },
+)
 async def lookup(
     request: Request, principal: Principal = Depends(require(Scope.LOOKUP))
 ) -> VerdictOut:
@@ -160,6 +191,68 @@ async def lookup(
             "fingerprint": assess(signals).to_json(),
         }
     )
+
+
+def _batch_signals(body: LookupBatchIn) -> list[list[AnySignal]]:
+    """Every item's signals, parsed; one bad value refuses the whole batch, naming its item."""
+    total = sum(len(item.signals) for item in body.items)
+    if total > BATCH_SIGNALS:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"items: at most {BATCH_SIGNALS} signals in one batch, got {total}; split it",
+        )
+    parsed = []
+    for number, item in enumerate(body.items):
+        if not item.signals:
+            raise ApiError(422, "invalid_field", f"items[{number}].signals: give signals")
+        try:
+            parsed.append(_signals(item.signals))
+        except InvalidSignal as exc:
+            raise ApiError(422, "invalid_signal", f"items[{number}]: {exc}") from None
+    return parsed
+
+
+@router.post(
+    "/lookup/batch",
+    response_model=LookupBatchOut,
+    responses={422: {"description": "A bad signal (the message names its item), or too many."}},
+)
+async def lookup_batch(
+    body: LookupBatchIn,
+    request: Request,
+    principal: Principal = Depends(require(Scope.LOOKUP)),
+) -> JSONResponse:
+    """Up to 1,000 signals of many items (hashed on the platform's side) -> one verdict per
+    item, in order; as ``/v1/lookup`` for each, in one request and one pass over the index."""
+    state = app_state(request)
+    items = _batch_signals(body)
+    if not state.index.ready:
+        raise ApiError(503, "index_loading", "the indexes are still loading; retry shortly")
+
+    def look_up() -> list[dict[str, object]]:
+        hits = [state.index.match(signals) for signals in items]
+        infos, missing = state.index.entry_info({h.hit.entry_id for found in hits for h in found})
+        if missing:
+            read = read_entry_info(state.db, missing)
+            state.index.remember(read)
+            infos.update(read)
+        results: list[dict[str, object]] = []
+        for signals, found in zip(items, hits, strict=True):
+            matches = content_service.describe(found, infos) if found else []
+            results.append(
+                {
+                    "verdict": verdict_for(matches).value,
+                    "matches": [m.to_json() for m in matches],
+                    "fingerprint": assess(signals).to_json(),
+                }
+            )
+        return results
+
+    results = await run_in_threadpool(look_up)
+    for result in results:
+        state.metrics.verdicts.labels("lookup", str(result["verdict"])).inc()
+    return JSONResponse({"results": results})
 
 
 def _content_out(content: Content) -> ContentOut:

@@ -1,7 +1,25 @@
 // Progressive enhancement only: the form works without JavaScript.
 (function () {
-  var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  var summary = document.getElementById("error-summary") || document.getElementById("form-notice");
+  if (summary) { summary.setAttribute("tabindex", "-1"); summary.focus(); }
+
+  // The signature and the good-faith statement belong to a removal request for intimate
+  // images only: shown when that kind is chosen (without JavaScript a hint says so).
+  document.querySelectorAll("[data-no-script-hint]").forEach(function (hint) { hint.hidden = true; });
+  var onlyFor = document.querySelectorAll("[data-only-for]");
+  var needFor = document.querySelectorAll("[data-need-for]");
+  var kinds = document.querySelectorAll("input[name=category]");
+  function showForKind() {
+    var chosen = document.querySelector("input[name=category]:checked");
+    var kind = chosen ? chosen.value : "";
+    onlyFor.forEach(function (part) { part.hidden = part.dataset.onlyFor !== kind; });
+    needFor.forEach(function (mark) {
+      mark.textContent = mark.dataset.needFor === kind ? mark.dataset.required : mark.dataset.optional;
+      mark.classList.toggle("required", mark.dataset.needFor === kind);
+    });
+  }
+  kinds.forEach(function (input) { input.addEventListener("change", showForKind); });
+  showForKind();
 
   // Fingerprinting the reporter's own copy needs JavaScript, so its section is shown only here.
   // The file input has no name: the browser never sends the file, only the hidden fields below.
