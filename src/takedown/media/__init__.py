@@ -10,20 +10,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# Light modules, imported at once: ``sniff`` and ``detect`` are also the names of submodules, and
+# a submodule imported elsewhere first would otherwise shadow the lazily loaded function.
+from takedown.media.detect import detect
+from takedown.media.errors import (
+    CorruptMedia,
+    DecodeTimeout,
+    EmptyMedia,
+    MediaError,
+    MediaTooLarge,
+    MediaTooLong,
+    UnsupportedMedia,
+)
+from takedown.media.limits import MediaLimits
+from takedown.media.sniff import MediaFormat, MediaKind, sniff
+
 if TYPE_CHECKING:
-    from takedown.media.detect import detect
-    from takedown.media.errors import (
-        CorruptMedia,
-        DecodeTimeout,
-        EmptyMedia,
-        MediaError,
-        MediaTooLarge,
-        MediaTooLong,
-        UnsupportedMedia,
-    )
     from takedown.media.image import DecodedImage, decode_image
-    from takedown.media.limits import MediaLimits
-    from takedown.media.sniff import MediaFormat, MediaKind, sniff
     from takedown.media.video import (
         FrameSampling,
         VideoFrame,
@@ -33,20 +36,8 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "detect": "detect",
-    "CorruptMedia": "errors",
-    "DecodeTimeout": "errors",
-    "EmptyMedia": "errors",
-    "MediaError": "errors",
-    "MediaTooLarge": "errors",
-    "MediaTooLong": "errors",
-    "UnsupportedMedia": "errors",
     "DecodedImage": "image",
     "decode_image": "image",
-    "MediaLimits": "limits",
-    "MediaFormat": "sniff",
-    "MediaKind": "sniff",
-    "sniff": "sniff",
     "FrameSampling": "video",
     "VideoFrame": "video",
     "VideoInfo": "video",
