@@ -104,7 +104,7 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -129,7 +129,7 @@ def _child_fetch(url: str, list_url: str, page_size: int, out: Any) -> None:
             actor="bench",
             now=datetime.now(UTC),
         )
-    before = _rss_mb()
+    before = rss_mb()
     started = time.perf_counter()
     result = fetch_exchange(db, "bench", secret=SECRET)
     seconds = time.perf_counter() - started
@@ -139,13 +139,13 @@ def _child_fetch(url: str, list_url: str, page_size: int, out: Any) -> None:
             "seconds": seconds,
             "entries": result.added,
             "status": result.status,
-            "peak_mb": _rss_mb(),
+            "peak_mb": rss_mb(),
             "before_mb": before,
         }
     )
 
 
-def _child_import(url: str, path: str, out: Any) -> None:
+def child_import(url: str, path: str, out: Any) -> None:
     from fastapi.testclient import TestClient
 
     from takedown.api.app import create_app
@@ -163,7 +163,7 @@ def _child_import(url: str, path: str, out: Any) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(app) as client:
         client.post("/v1/banks", json={"name": "bench"}, headers=headers)
-        before = _rss_mb()
+        before = rss_mb()
         started = time.perf_counter()
         with Path(path).open("rb") as upload:
             answer = client.post(
@@ -179,7 +179,7 @@ def _child_import(url: str, path: str, out: Any) -> None:
             "seconds": seconds,
             "entries": added,
             "status": str(answer.status_code),
-            "peak_mb": _rss_mb(),
+            "peak_mb": rss_mb(),
             "before_mb": before,
         }
     )
@@ -215,7 +215,7 @@ def main() -> None:
         )
         with serve_file(path) as list_url:
             for kind in kinds:
-                if kind == "postgresql" and not _postgres_up():
+                if kind == "postgresql" and not postgres_up():
                     print("postgresql: not reachable; skipped")
                     continue
                 fetches, imports = [], []
@@ -223,7 +223,7 @@ def main() -> None:
                     with fresh_database(kind, folder) as url:
                         fetches.append(measure(_child_fetch, url, list_url, args.page_size))
                     with fresh_database(kind, folder) as url:
-                        imports.append(measure(_child_import, url, str(path)))
+                        imports.append(measure(child_import, url, str(path)))
                 for name, runs in (("exchange fetch", fetches), ("API bank import", imports)):
                     bad = [r for r in runs if r["entries"] != total]
                     if bad:
@@ -273,7 +273,7 @@ def main() -> None:
     )
 
 
-def _postgres_up() -> bool:
+def postgres_up() -> bool:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})

@@ -29,11 +29,11 @@ from benchmarks.exchange_fetch import (  # noqa: E402
     GOAL_PEAK_MB,
     GOAL_RATE,
     SECRET,
-    _child_import,
-    _postgres_up,
-    _rss_mb,
+    child_import,
     fresh_database,
     measure,
+    postgres_up,
+    rss_mb,
     write_list,
 )
 
@@ -88,7 +88,7 @@ def _child_fetch(url: str, ncmec_url: str, out: Any) -> None:
             actor="bench",
             now=datetime.now(UTC),
         )
-    before = _rss_mb()
+    before = rss_mb()
     started = time.perf_counter()
     result = fetch_exchange(db, "bench", secret=SECRET)
     seconds = time.perf_counter() - started
@@ -98,7 +98,7 @@ def _child_fetch(url: str, ncmec_url: str, out: Any) -> None:
             "seconds": seconds,
             "entries": result.added,
             "status": f"{result.status} {result.error}".strip(),
-            "peak_mb": _rss_mb(),
+            "peak_mb": rss_mb(),
             "before_mb": before,
         }
     )
@@ -122,7 +122,7 @@ def main() -> None:
         path = folder / "list.csv"
         write_list(path, args.pdq, args.md5)
         for kind in kinds:
-            if kind == "postgresql" and not _postgres_up():
+            if kind == "postgresql" and not postgres_up():
                 print("postgresql: not reachable; skipped")
                 continue
             fetches, imports = [], []
@@ -130,7 +130,7 @@ def main() -> None:
                 with fresh_database(kind, folder) as url:
                     fetches.append(measure(_child_fetch, url, ncmec_url))
                 with fresh_database(kind, folder) as url:
-                    imports.append(measure(_child_import, url, str(path)))
+                    imports.append(measure(child_import, url, str(path)))
             for name, runs in (("NCMEC fetch", fetches), ("API bank import", imports)):
                 bad = [r for r in runs if r["entries"] != total]
                 if bad:

@@ -148,6 +148,32 @@ class Service:
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         return self.client.get(path, headers=headers, **kwargs)
 
+    def confirm_report(self, content_id: str) -> dict[str, Any]:
+        """Report ``content_id`` anonymously and have a specialist confirm it (every copy
+        removed); the case as a reviewer then reads it."""
+        reported = self.client.post(
+            "/v1/reports",
+            json={
+                "content": [{"content_id": content_id}],
+                "category": "other",
+                "minor_depicted": "no",
+                "relationship": "other_user",
+            },
+        )
+        assert reported.status_code == 201, reported.text
+        case_id = reported.json()["case_id"]
+        decided = self.as_(
+            self.staff("child_safety_specialist"),
+            "POST",
+            f"/v1/cases/{case_id}/decisions",
+            json={"outcome": "violation"},
+        )
+        assert decided.status_code == 201, decided.text
+        case: dict[str, Any] = self.as_(
+            self.staff("reviewer"), "GET", f"/v1/cases/{case_id}"
+        ).json()
+        return case
+
     def wait_ready(self, timeout: float = 20) -> None:
         wait_for(lambda: self.client.get("/readyz").status_code == 200, timeout, "readyz")
 

@@ -183,25 +183,7 @@ def test_a_confirmed_video_removes_and_blocks_its_dark_copies(
     state = service.client.app.state.takedown  # type: ignore[attr-defined]
     wait_for(lambda: state.index.sizes()["_content"] >= 3, 10, "the content index")
     state.evidence.put("v1", original)
-    reported = service.client.post(
-        "/v1/reports",
-        json={
-            "content": [{"content_id": "v1"}],
-            "category": "other",
-            "minor_depicted": "no",
-            "relationship": "other_user",
-        },
-    )
-    assert reported.status_code == 201, reported.text
-    case_id = reported.json()["case_id"]
-    decided = service.as_(
-        service.staff("child_safety_specialist"),
-        "POST",
-        f"/v1/cases/{case_id}/decisions",
-        json={"outcome": "violation"},
-    )
-    assert decided.status_code == 201, decided.text
-    case = service.as_(service.staff("reviewer"), "GET", f"/v1/cases/{case_id}").json()
+    case = service.confirm_report("v1")
     copies = {c["content_id"]: c["status"] for c in case["content"] if c["role"] == "copy"}
     assert copies == {"v1-dark": "removed"}
 

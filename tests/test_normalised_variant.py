@@ -203,25 +203,7 @@ def test_a_confirmed_dark_item_finds_and_blocks_its_dark_copies(
     from tests.service_support import wait_for
 
     wait_for(lambda: index.sizes()["_content"] >= 3, 5, "the content index")
-    reported = service.client.post(
-        "/v1/reports",
-        json={
-            "content": [{"content_id": "dark-original"}],
-            "category": "other",
-            "minor_depicted": "no",
-            "relationship": "other_user",
-        },
-    )
-    assert reported.status_code == 201, reported.text
-    case_id = reported.json()["case_id"]
-    decided = service.as_(
-        service.staff("child_safety_specialist"),
-        "POST",
-        f"/v1/cases/{case_id}/decisions",
-        json={"outcome": "violation"},
-    )
-    assert decided.status_code == 201, decided.text
-    case = service.as_(service.staff("reviewer"), "GET", f"/v1/cases/{case_id}").json()
+    case = service.confirm_report("dark-original")
     copies = {c["content_id"]: c for c in case["content"] if c["role"] == "copy"}
     assert set(copies) == {"dark-copy"}
     removed = [

@@ -29,7 +29,9 @@ from takedown.auth.scopes import Scope
 from takedown.store.db import Database
 from tests.service_support import database_url, make_settings, wait_for
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = {"sqlite": 12, "postgresql": 30}
+"""Examples per operation: PostgreSQL is where a generated value (a NUL byte, a 64-bit
+integer) can fail the storage; SQLite takes what it is given."""
 SCENARIOS = 15
 ROUNDS = 2
 STEPS_PER_SCENARIO = 6
@@ -107,8 +109,9 @@ def running_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         db.dispose()
 
 
-def test_no_server_errors(running_app: tuple[FastAPI, str]) -> None:
+def test_no_server_errors(running_app: tuple[FastAPI, str], request: pytest.FixtureRequest) -> None:
     app, key = running_app
+    examples = EXAMPLES_PER_OPERATION[request.node.callspec.params["running_app"]]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
@@ -116,7 +119,7 @@ def test_no_server_errors(running_app: tuple[FastAPI, str]) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,

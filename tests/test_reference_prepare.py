@@ -18,7 +18,7 @@ from PIL import Image
 from takedown.cases.policy import load_policy
 from takedown.media import MediaLimits
 from takedown.service.copies import copies_in
-from takedown.service.references import reference_signals
+from takedown.service.references import ReferenceCache, reference_signals
 from takedown.signals import HashOptions, Signal, hash_bytes
 from takedown.signals.pdq import hamming
 from tests.service_support import Service, wait_for
@@ -86,12 +86,20 @@ def test_references_are_hashed_before_the_write_transaction(
     assert list(searcher.prepared) == ["item"]
     assert len(_values(searcher.prepared["item"])) > 400  # turns, flips, crops, half size
     # the bytes can no longer be hashed: what the search finds now comes from the preparation
-    searcher.limits = MediaLimits(max_bytes=1)
+    searcher.references = ReferenceCache(MediaLimits(max_bytes=1))
     with state.db.write() as session:
         search = searcher(session, case_id)
     values = {entry.value for entry in search.references}
     assert len(values) > 400 and set(_values(searcher.prepared["item"])) <= values
     # without a preparation the same search, hashing inside, finds no reference variant
     with state.db.write() as session:
-        unprepared = copies_in(state.index, state.evidence, MediaLimits(max_bytes=1))
+        unprepared = copies_in(
+            state.index, state.evidence, ReferenceCache(MediaLimits(max_bytes=1))
+        )
         assert unprepared(session, case_id).references == []
+    # the report's capture hashed the item's evidence already: a confirmation through the
+    # worker's cache gets those very signals and hashes nothing again
+    wait_for(lambda: len(state.references) == 1, 30, "the reference hashed at capture")
+    warmed = state.references.signals(photo)
+    cached = copies_in(state.index, state.evidence, state.references).prepare(state.db, case_id)
+    assert cached.prepared["item"] is warmed

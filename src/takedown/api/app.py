@@ -42,12 +42,15 @@ from takedown.api.state import AppState, KeyCache, RateLimiter
 from takedown.cases.policy import load_policy
 from takedown.config import Settings
 from takedown.legal.evidence import EvidenceStore
+from takedown.media import MediaLimits
 from takedown.service.idempotency import Replays
 from takedown.service.live_index import LiveIndex
+from takedown.service.references import ReferenceCache
 from takedown.store.db import Database
 from takedown.store.private import private_dir
 from takedown.web import admin as admin_pages
 from takedown.web import console, exchange_pages, public, sharing_pages
+from takedown.web import staff as staff_gate
 from takedown.web.session import Sessions, secret_key
 from takedown.web.templating import STATIC
 
@@ -72,6 +75,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             settings.hash_workers or default_workers(settings.workers), settings.hash_queue
         ),
         evidence=EvidenceStore(settings.home, settings.vault_key, settings.evidence_retention_days),
+        references=ReferenceCache(MediaLimits(max_bytes=settings.max_upload_bytes)),
     )
 
     @asynccontextmanager
@@ -105,6 +109,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     app.state.takedown = state
     state.metrics.registry.register(ExchangeCollector(state.db))
     errors.install(app)
+    staff_gate.install(app)  # a console form's gate answers with a page
     for router in (
         platform.router,
         reports.router,

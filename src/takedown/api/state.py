@@ -19,8 +19,10 @@ from takedown.auth.accounts import Principal
 from takedown.cases.policy import Policy
 from takedown.config import Settings
 from takedown.legal.evidence import EvidenceStore
+from takedown.media import MediaLimits
 from takedown.service.idempotency import Replays
 from takedown.service.live_index import LiveIndex
+from takedown.service.references import ReferenceCache
 from takedown.store import buckets
 from takedown.store.buckets import Rate
 from takedown.store.db import Database
@@ -148,10 +150,12 @@ class AppState:
     evidence: EvidenceStore
     replays: Replays
     secret: str = field(repr=False, default="")
-    hashing: HashPool = field(default_factory=lambda: HashPool(workers=1, queue=0))
-    """Where uploaded media is hashed (worker processes, bounded; see ``api.hash_pool``)."""
     """The service secret (HOME/secret_key or ``secret_key``), read once at start: it keys the
     sign-in throttle's HMACs, the rate-limit salt and the session signer."""
+    hashing: HashPool = field(default_factory=lambda: HashPool(workers=1, queue=0))
+    """Where uploaded media is hashed (worker processes, bounded; see ``api.hash_pool``)."""
+    references: ReferenceCache = field(default_factory=lambda: ReferenceCache(MediaLimits()))
+    """Reported items' bytes hashed as references, warmed when their evidence is captured."""
     now: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     wake: threading.Event = field(default_factory=threading.Event)

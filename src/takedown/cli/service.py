@@ -17,7 +17,6 @@ from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from takedown.actions import worker as delivery_worker
 from takedown.audit.log import record, verify
 from takedown.auth.accounts import (
     AccountError,
@@ -34,16 +33,12 @@ from takedown.auth.scopes import Role, Scope, parse_scopes
 from takedown.cli.output import stderr, stdout
 from takedown.config import LOOPBACK_NETWORKS, Settings, load_settings
 from takedown.legal.evidence import KEY_FILE, RESET_COMMAND, EvidenceStore, open_for_reset
-from takedown.legal.transparency import to_csv, to_html
 from takedown.legal.vault import MasterKeys, Vault, VaultError, VaultKeyMissing, VaultKeyWrong
 from takedown.logs import configure
-from takedown.service.hma_content import set_hma_client
-from takedown.service.transparency import transparency
 from takedown.store.db import Database
 from takedown.store.migrate import upgrade
 from takedown.store.models import ApiKey, User
 from takedown.store.private import private_dir
-from takedown.web.session import secret_key
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for platform clients.", no_args_is_help=True)
@@ -150,6 +145,10 @@ def _safe_url(settings: Settings) -> str:
 
 def worker() -> None:
     """Run background workers (webhook delivery) in the foreground until stopped."""
+    # the worker's modules (the index's numba kernels, the exchanges): 1.5 s that the other
+    # service commands (keys, users, audit) must not pay at every start
+    from takedown.actions import worker as delivery_worker
+
     settings = _settings()
     db = open_database(settings)
     open_vault(settings)
@@ -230,6 +229,8 @@ def keys_hma_client(
 ) -> None:
     """Flag a platform key as the HMA client: requests to the HMA API without a key, from an
     address in hma_client_networks, act as this key (for HMA tools that cannot send one)."""
+    from takedown.service.hma_content import set_hma_client  # the exchanges: this command's
+
     db = open_database(_settings())
     try:
         with db.write() as session:
@@ -306,6 +307,8 @@ def users_unlock(
     email: Annotated[str, typer.Argument(help="The staff member's email.")],
 ) -> None:
     """Let a locked-out person back in: lift every sign-in lock on the account (audited)."""
+    from takedown.web.session import secret_key  # FastAPI: this command's alone
+
     settings = _settings()
     db = open_database(settings)
     secret = secret_key(settings.secret_key, settings.home)
@@ -373,6 +376,9 @@ def transparency_report(
     if last <= first:
         stderr().print("[red]--to must not be before --from[/red]")
         raise typer.Exit(2)
+    from takedown.legal.transparency import to_csv, to_html
+    from takedown.service.transparency import transparency
+
     db = open_database(_settings())
     report = transparency(db, first, last)
     body = json.dumps(report.to_json(), indent=2, default=str)

@@ -8,9 +8,10 @@ The reported items become references here: their evidence bytes, where the vault
 are hashed with every turn and the crop grid, and a video at every frame
 (:mod:`takedown.service.references`), so a copy posted turned, cut or darkened is found among
 the single hashes uploads gave the content index, and the same variants go into the confirmed
-bank. That hashing takes 0.2-3.4 s an item, so a caller about to confirm does it first
-(:meth:`CopySearcher.prepare`, in a read transaction), and the decision's write transaction,
-which serialises every writer, only matches.
+bank. That hashing takes 0.2-3.4 s an item, so it is done when the item's evidence is captured, at
+report time (:class:`takedown.service.references.ReferenceCache`), else by a caller about to
+confirm (:meth:`CopySearcher.prepare`, in a read transaction); the decision's write
+transaction, which serialises every writer, only matches.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from takedown.media import MediaLimits
 from takedown.service.cases import CopyHit, CopySearch, reported_pks
 from takedown.service.content import signals_of
 from takedown.service.live_index import LiveIndex
-from takedown.service.references import reference_entries, try_reference_signals
+from takedown.service.references import ReferenceCache, reference_entries
 from takedown.signals import AnySignal
 from takedown.store.db import Database
 from takedown.store.models import Content
@@ -32,31 +33,31 @@ from takedown.store.models import Content
 
 class CopySearcher:
     """A :data:`takedown.service.cases.CopyFinder`: the content items the case's reported
-    items match in ``index``, their bytes from ``evidence`` hashed as references (without it:
+    items match in ``index``, their bytes from ``evidence`` hashed as references through
+    ``references`` (the worker's cache, warmed when evidence is captured; without evidence:
     the signals taken at upload only)."""
 
     def __init__(
         self,
         index: LiveIndex,
         evidence: EvidenceStore | None = None,
-        limits: MediaLimits | None = None,
+        references: ReferenceCache | None = None,
     ) -> None:
         self.index = index
         self.evidence = evidence
-        self.limits = limits or MediaLimits()
+        self.references = references if references is not None else ReferenceCache(MediaLimits())
         self.prepared: dict[str, list[AnySignal]] = {}
 
     def prepare(self, db: Database, case_id: int) -> CopySearcher:
-        """Hash the case's reported items as references now, outside the decision's write
-        transaction; an item that joins the case after this is hashed during the search."""
+        """Hash the case's reported items as references now (where the cache has not),
+        outside the decision's write transaction; an item that joins the case after this is
+        hashed during the search."""
         if self.evidence is None:
             return self
         with db.read() as session:
             ids = list(_content_ids(session, case_id))
         for content_id in ids:
-            self.prepared[content_id] = try_reference_signals(
-                self.evidence.get(content_id), self.limits
-            )
+            self.prepared[content_id] = self.references.signals(self.evidence.get(content_id))
         return self
 
     def __call__(self, session: Session, case_id: int) -> CopySearch:
@@ -67,7 +68,7 @@ class CopySearcher:
             for content_id in _content_ids(session, case_id):
                 variants = self.prepared.get(content_id)
                 if variants is None:
-                    variants = try_reference_signals(self.evidence.get(content_id), self.limits)
+                    variants = self.references.signals(self.evidence.get(content_id))
                 signals.extend(variants)
                 references += reference_entries(variants, "", "", f"content:{content_id}")
         hits = [
@@ -78,11 +79,13 @@ class CopySearcher:
 
 
 def copies_in(
-    index: LiveIndex, evidence: EvidenceStore | None = None, limits: MediaLimits | None = None
+    index: LiveIndex,
+    evidence: EvidenceStore | None = None,
+    references: ReferenceCache | None = None,
 ) -> CopySearcher:
     """A finder of the content items the case's reported items match in ``index``, hashing
     their bytes from ``evidence`` as references (without it: the signals taken at upload)."""
-    return CopySearcher(index, evidence, limits)
+    return CopySearcher(index, evidence, references)
 
 
 def _content_ids(session: Session, case_id: int) -> list[str]:

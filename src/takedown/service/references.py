@@ -18,6 +18,9 @@ transaction (:meth:`takedown.service.copies.CopySearcher.prepare`).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -85,6 +88,46 @@ def try_reference_signals(data: bytes | None, limits: MediaLimits) -> list[AnySi
         return reference_signals(data, limits)
     except MediaError:
         return []
+
+
+class ReferenceCache:
+    """Reference signals by the SHA-256 of the bytes they were taken of, the most recent
+    ``capacity`` kept. A reported item's bytes are captured as evidence as soon as it is
+    reported (:func:`takedown.web.media.capture`), and hashing them as a reference takes up to
+    a few seconds; done then (:meth:`warm`), a confirmation minutes later only matches, and
+    removal of the copies follows the decision at once. Thread-safe: the capture runs in a
+    background task, the decision in a request thread."""
+
+    def __init__(self, limits: MediaLimits, capacity: int = 64) -> None:
+        self.limits = limits
+        self.capacity = capacity
+        self._signals: OrderedDict[bytes, list[AnySignal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def signals(self, data: bytes | None) -> list[AnySignal]:
+        """As :func:`try_reference_signals`, from the cache when these bytes were hashed."""
+        if data is None:
+            return []
+        key = hashlib.sha256(data).digest()
+        with self._lock:
+            cached = self._signals.get(key)
+            if cached is not None:
+                self._signals.move_to_end(key)
+                return cached
+        hashed = try_reference_signals(data, self.limits)
+        with self._lock:
+            self._signals[key] = hashed
+            while len(self._signals) > self.capacity:
+                self._signals.popitem(last=False)
+        return hashed
+
+    def warm(self, data: bytes) -> None:
+        """Hash ``data`` as a reference now, for a later :meth:`signals`."""
+        self.signals(data)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._signals)
 
 
 def reference_entries(

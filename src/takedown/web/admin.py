@@ -8,11 +8,10 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from takedown.actions import delivery as delivery_service
 from takedown.actions import webhooks as webhook_service
@@ -30,8 +29,14 @@ from takedown.matching import banks as bank_files
 from takedown.service import banks as bank_service
 from takedown.service.retro_scan import recent_scans
 from takedown.store.models import Action, ApiKey, Bank, Delivery, User, Webhook, utcnow
-from takedown.web.console import Staff, _checked_form, _forbidden, _login_redirect, _staff
-from takedown.web.session import same
+from takedown.web.staff import (
+    Staff,
+    StaffForm,
+    forbidden,
+    login_redirect,
+    signed_in,
+    staff_form_of,
+)
 from takedown.web.templating import _, render
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -39,13 +44,23 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 BANK_ROLES = {StaffRole.ADMIN, StaffRole.CHILD_SAFETY_SPECIALIST}
 
 
-def _admin(request: Request, banks: bool = False) -> Staff | Response:
-    staff = _staff(request)
+ADMINS_ONLY = _("Only administrators use these pages.")
+
+admin_form = staff_form_of(lambda staff: staff.role is StaffRole.ADMIN, ADMINS_ONLY)
+"""The gate of the administration forms."""
+bank_form = staff_form_of(lambda staff: staff.role in BANK_ROLES, ADMINS_ONLY)
+"""The gate of the bank forms (administrators and child-safety specialists)."""
+
+
+def admin_page(request: Request, banks: bool = False) -> Staff | Response:
+    """The signed-in administrator (with ``banks``: or specialist) for a page, else the
+    answer to give (sign in, or refused)."""
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     allowed = BANK_ROLES if banks else {StaffRole.ADMIN}
     if staff.role not in allowed:
-        return _forbidden(request, staff, _("Only administrators use these pages."))
+        return forbidden(request, staff, ADMINS_ONLY)
     return staff
 
 
@@ -105,20 +120,10 @@ def _sign_in_locks(request: Request, db: Session, users: list[User]) -> dict[int
 
 @router.get("", response_class=HTMLResponse)
 def adminrender(request: Request) -> Response:
-    staff = _admin(request, banks=True)
+    staff = admin_page(request, banks=True)
     if isinstance(staff, Response):
         return staff
     return _overview(request, staff)
-
-
-async def _form(request: Request, banks: bool = False) -> tuple[Staff, dict[str, str]] | Response:
-    staff = _admin(request, banks)
-    if isinstance(staff, Response):
-        return staff
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
-    return staff, values
 
 
 def _refused_grant(staff: Staff, role_name: str) -> str:
@@ -137,11 +142,8 @@ def _refused_grant(staff: Staff, role_name: str) -> str:
 
 
 @router.post("/users")
-async def add_user(request: Request) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def add_user(request: Request, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     refused = _refused_grant(staff, values.get("role", ""))
     if refused:
         return _overview(request, staff, message=refused, status=403)
@@ -157,11 +159,8 @@ async def add_user(request: Request) -> Response:
 
 
 @router.post("/users/{user_id}/disable")
-async def disable_user(request: Request, user_id: int) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+def disable_user(request: Request, user_id: int, form: StaffForm = Depends(admin_form)) -> Response:
+    staff = form.staff
     with app_state(request).db.write() as db:
         user = db.get(User, user_id)
         if user is not None and user.id != staff.user.id:
@@ -171,12 +170,9 @@ async def disable_user(request: Request, user_id: int) -> Response:
 
 
 @router.post("/users/{user_id}/unlock")
-async def unlock_user(request: Request, user_id: int) -> Response:
+def unlock_user(request: Request, user_id: int, form: StaffForm = Depends(admin_form)) -> Response:
     """Let a locked-out person back in: every sign-in lock on the account goes (audited)."""
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+    staff = form.staff
     state = app_state(request)
     try:
         with state.db.write() as db:
@@ -187,11 +183,8 @@ async def unlock_user(request: Request, user_id: int) -> Response:
 
 
 @router.post("/users/{user_id}/role")
-async def change_role(request: Request, user_id: int) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def change_role(request: Request, user_id: int, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     refused = _refused_grant(staff, values.get("role", ""))
     if refused:
         return _overview(request, staff, message=refused, status=403)
@@ -204,11 +197,8 @@ async def change_role(request: Request, user_id: int) -> Response:
 
 
 @router.post("/keys")
-async def add_key(request: Request) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def add_key(request: Request, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     try:
         scopes = parse_scopes([values.get("scopes", "")])
         with app_state(request).db.write() as db:
@@ -219,11 +209,8 @@ async def add_key(request: Request) -> Response:
 
 
 @router.post("/keys/{key_id}/revoke")
-async def revoke(request: Request, key_id: int) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+def revoke(request: Request, key_id: int, form: StaffForm = Depends(admin_form)) -> Response:
+    staff = form.staff
     try:
         with app_state(request).db.write() as db:
             revoke_key(db, key_id, staff.actor)
@@ -233,11 +220,8 @@ async def revoke(request: Request, key_id: int) -> Response:
 
 
 @router.post("/webhooks")
-async def add_webhook(request: Request) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def add_webhook(request: Request, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     state = app_state(request)
     try:
         hook_url = check_new(values.get("url", "").strip(), Networks.from_settings(state.settings))
@@ -249,11 +233,8 @@ async def add_webhook(request: Request) -> Response:
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-async def retry(request: Request, delivery_id: int) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+def retry(request: Request, delivery_id: int, form: StaffForm = Depends(admin_form)) -> Response:
+    staff = form.staff
     state = app_state(request)
     if delivery_service.retry_now(state.db, delivery_id):
         with state.db.write() as db:
@@ -263,16 +244,10 @@ async def retry(request: Request, delivery_id: int) -> Response:
 
 
 @router.post("/banks/{name}/import")
-async def import_bank(request: Request, name: str) -> Response:
-    staff = _admin(request, banks=True)
-    if isinstance(staff, Response):
-        return staff
-    form = await request.form(max_files=1)
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    if not same(values.get("csrf_token"), staff.session.csrf):
-        return _forbidden(request, staff, _("The form expired; reload the page."))
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
+def import_bank(request: Request, name: str, form: StaffForm = Depends(bank_form)) -> Response:
+    staff, values = form.staff, form.values
+    upload = form.files.get("file")
+    if upload is None:
         return _overview(request, staff, message=_("Choose a file to upload."), status=422)
     fmt = bank_files.BankFormat.from_path(PurePath(upload.filename or "x.txt"))
     items = bank_files.iter_entries(
@@ -303,11 +278,8 @@ async def import_bank(request: Request, name: str) -> Response:
 
 
 @router.post("/banks")
-async def add_bank(request: Request) -> Response:
-    checked = await _form(request, banks=True)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def add_bank(request: Request, form: StaffForm = Depends(bank_form)) -> Response:
+    staff, values = form.staff, form.values
     try:
         with app_state(request).db.write() as db:
             bank_service.create_bank(
@@ -324,14 +296,14 @@ async def add_bank(request: Request) -> Response:
 
 @router.get("/banks/{name}", response_class=HTMLResponse)
 def bankrender(request: Request, name: str, after: int = 0) -> Response:
-    staff = _admin(request, banks=True)
+    staff = admin_page(request, banks=True)
     if isinstance(staff, Response):
         return staff
     with app_state(request).db.read() as db:
         try:
             bank = bank_service.get_bank(db, name)
         except bank_service.BankError:
-            return _forbidden(request, staff, _("No such bank."))
+            return forbidden(request, staff, _("No such bank."))
         entries = bank_service.list_entries(db, bank, after=after, limit=100)
         scans = recent_scans(db, bank=bank.name, limit=10)
     return render(
@@ -342,11 +314,10 @@ def bankrender(request: Request, name: str, after: int = 0) -> Response:
 
 
 @router.post("/banks/{name}/entries/{entry_id}/disable")
-async def disable_entry(request: Request, name: str, entry_id: int) -> Response:
-    checked = await _form(request, banks=True)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def disable_entry(
+    request: Request, name: str, entry_id: int, form: StaffForm = Depends(bank_form)
+) -> Response:
+    staff, values = form.staff, form.values
     with app_state(request).db.write() as db:
         bank = bank_service.get_bank(db, name)
         bank_service.set_entry_enabled(

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,13 +24,12 @@ from takedown.audit.log import SYSTEM, record
 from takedown.auth import access, throttle
 from takedown.auth.access import Resource
 from takedown.auth.accounts import check_totp, create_user_token
-from takedown.auth.scopes import Role
 from takedown.auth.secrets import verify_login
 from takedown.cases import machine
 from takedown.cases.clocks import ClockKind
 from takedown.cases.clocks import applies as clock_applies
 from takedown.cases.labels import label
-from takedown.cases.machine import Refused, Reviewer
+from takedown.cases.machine import Refused
 from takedown.cases.vocabulary import (
     DECIDING_ROLES,
     OPEN_STATES,
@@ -39,7 +37,6 @@ from takedown.cases.vocabulary import (
     Category,
     Outcome,
     Priority,
-    StaffRole,
 )
 from takedown.legal.ncmec import NcmecError
 from takedown.legal.transparency import Figures, bars_svg, sections, to_csv
@@ -65,10 +62,27 @@ from takedown.web import casepage
 from takedown.web import media as review_media
 from takedown.web.charts import ClockFigures, count_bars, duration_histogram
 from takedown.web.keyframes import keyframe_strip
-from takedown.web.session import FORM_COOKIE, StaffSession, same
+from takedown.web.session import FORM_COOKIE, same
+from takedown.web.staff import (
+    Staff,
+    StaffForm,
+    checked_form,
+    forbidden,
+    form_values,
+    login_redirect,
+    signed_in,
+    staff_form,
+    staff_form_of,
+)
 from takedown.web.templating import _, render, templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+
+deciding_form = staff_form_of(
+    lambda staff: staff.role in DECIDING_ROLES,  # the API's cases:decide scope, by the same roles
+    _("Your role does not decide cases."),
+)
+"""The gate of the forms that decide or claim cases."""
 
 QUEUES = [
     ("child_safety", _("Child safety")),
@@ -87,71 +101,6 @@ REASON_TEMPLATES = [
 ]
 
 
-def wellness_of(user: User, break_minutes: float) -> dict[str, Any]:
-    """The reviewer's viewing settings over the defaults: blurred, grayscale, no autoplay, no
-    sound, shortcuts on, a break reminder after the configured time."""
-    defaults: dict[str, Any] = {
-        "blur": 24,
-        "grayscale": True,
-        "autoplay": False,
-        "audio": False,
-        "shortcuts": True,
-        "break_minutes": break_minutes,
-        "categories": {},
-    }
-    return {**defaults, **(user.wellness or {})}
-
-
-class Staff:
-    def __init__(self, user: User, session: StaffSession, break_minutes: float = 0.0) -> None:
-        self.user = user
-        self.session = session
-        self.role = StaffRole(user.role)
-        self.reviewer = Reviewer(user.id, self.role)
-        self.wellness = wellness_of(user, break_minutes)
-
-    @property
-    def actor(self) -> str:
-        return f"user:{self.user.id}"
-
-    def may(self, resource: str) -> bool:
-        """For the pages: what ``auth.access`` lets this person reach (links and buttons)."""
-        return access.allowed(self.access_role, Resource(resource))
-
-    @property
-    def access_role(self) -> Role:
-        """The role as the access rules (``auth.access``) name it: the API asks the same."""
-        return Role(self.role.value)
-
-
-def _staff(request: Request) -> Staff | None:
-    state = app_state(request)
-    session = state.sessions.load(request)
-    if session is None:
-        return None
-    with state.db.read() as db:
-        user = db.get(User, session.user_id)
-    if user is None or user.disabled or user.session_epoch != session.epoch:
-        return None
-    return Staff(user, session, state.settings.break_reminder_minutes)
-
-
-def _login_redirect() -> Response:
-    return RedirectResponse("/console/login", status_code=303)
-
-
-def _forbidden(request: Request, staff: Staff | None, message: str) -> Response:
-    return render(
-        request, "console/error.html", {"staff": staff, "code": 403, "message": message}, 403
-    )
-
-
-async def _checked_form(request: Request, staff: Staff) -> dict[str, str] | None:
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    return values if same(values.get("csrf_token"), staff.session.csrf) else None
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
     sessions = app_state(request).sessions
@@ -162,13 +111,11 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
+def login(request: Request, values: dict[str, str] = Depends(form_values)) -> Response:
     """Sign in. Every attempt costs one argon2 check, whether or not the email has an account
     (a random password's hash stands in), so timing tells nothing; lock-outs are per account
     and address, per address, and per account (``auth.throttle``)."""
     state = app_state(request)
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     token = state.sessions.form_token(request)
     if not same(values.get("csrf_token"), request.cookies.get(FORM_COOKIE)):
         return render(
@@ -193,9 +140,7 @@ async def login(request: Request) -> Response:
                 record(db, SYSTEM, "login.locked", f"user:{user.id}", {"by": scope.value})
     usable = user is not None and not user.disabled and attempt.refused is None
     # the slow check runs outside any transaction (its failure is counted already)
-    right = await run_in_threadpool(
-        verify_login, user.password_hash if usable and user else None, password
-    )
+    right = verify_login(user.password_hash if usable and user else None, password)
     if not (usable and right and user and check_totp(user, values.get("code", ""))):
         if user is not None:
             action = "login.failed" if attempt.refused is None else "login.refused_locked"
@@ -212,12 +157,12 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+def logout(request: Request, values: dict[str, str] = Depends(form_values)) -> Response:
     """Sign out everywhere: the user's epoch moves on, so every session of theirs ends, on
     every device, and a copied cookie is worth nothing."""
-    staff = _staff(request)
-    response = _login_redirect()
-    if staff is not None and await _checked_form(request, staff) is not None:
+    staff = signed_in(request)
+    response = login_redirect()
+    if staff is not None and checked_form(staff, values) is not None:
         state = app_state(request)
         with state.db.write() as db:
             user = db.get(User, staff.user.id)
@@ -298,9 +243,9 @@ def queues(
     state: str = "",
     only: str = "",
 ) -> Response:
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     if queue not in {q for q, _label in QUEUES}:
         queue = "child_safety"
     filters = QueueFilters.of(category, state, only)
@@ -400,9 +345,9 @@ def _limits(state: AppState) -> MediaLimits:
 def caserender(
     request: Request, case_id: int, revealed: str = "", error: str = "", decided: str = ""
 ) -> Response:
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     state = app_state(request)
     with state.db.write() as db:
         case = db.get(Case, case_id)
@@ -415,7 +360,7 @@ def caserender(
             )
         if not machine.can_view(staff.role, Priority(case.priority)):
             record(db, staff.actor, "case.view_refused", f"case:{case.id}", {})
-            return _forbidden(
+            return forbidden(
                 request, staff, _("This case involves a child; only child-safety staff open it.")
             )
         record(db, staff.actor, "case.view", f"case:{case.id}", {})
@@ -447,22 +392,17 @@ def caserender(
 
 
 @router.post("/cases/{case_id}/claim")
-async def claim_case(request: Request, case_id: int) -> Response:
+def claim_case(
+    request: Request, case_id: int, form: StaffForm = Depends(deciding_form)
+) -> Response:
     """Claim the case (or let it go): others see who holds it, and may not decide it while
     the claim holds; it lapses after ``claim_minutes``."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
-    if staff.role not in DECIDING_ROLES:
-        return _forbidden(request, staff, _("Your role does not decide cases."))
+    staff, values = form.staff, form.values
     state = app_state(request)
     with state.db.write() as db:
         case = db.get(Case, case_id)
         if case is None or not machine.can_view(staff.role, Priority(case.priority)):
-            return _forbidden(request, staff, _("You may not claim this case."))
+            return forbidden(request, staff, _("You may not claim this case."))
         if values.get("action") == "release":
             claims.release(db, case, staff.user.id, state.now(), "release")
         else:
@@ -476,21 +416,18 @@ async def claim_case(request: Request, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/reveal/{content_id}")
-async def reveal(request: Request, case_id: int, content_id: str) -> Response:
+def reveal(
+    request: Request, case_id: int, content_id: str, form: StaffForm = Depends(staff_form)
+) -> Response:
     """Show one item unblurred: an audit event, then the case page with that item revealed."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
+    staff, values = form.staff, form.values
     frame = values.get("frame", "")
     if frame and not frame.isdigit():
-        return _forbidden(request, staff, _("No such frame."))
+        return forbidden(request, staff, _("No such frame."))
     state = app_state(request)
     with state.db.write() as db:
         if not may_see_media(db, staff.access_role, content_id, case_id):
-            return _forbidden(request, staff, _("You may not see this item."))
+            return forbidden(request, staff, _("You may not see this item."))
         data = {"content": content_id, **({"frame": int(frame)} if frame else {})}
         record(db, staff.actor, "media.reveal", f"case:{case_id}", data)
     # a frame's ticket names the item and the frame ("/" is never in a content id)
@@ -505,7 +442,7 @@ async def reveal(request: Request, case_id: int, content_id: str) -> Response:
 @router.get("/media/{content_id}")
 def media(request: Request, content_id: str) -> Response:
     """An item's bytes for review (evidence store, or the platform); every view audited."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
         return Response(status_code=401)
     state = app_state(request)
@@ -527,7 +464,7 @@ def media(request: Request, content_id: str) -> Response:
 @router.get("/media/{content_id}/frames/{number}")
 def media_frame(request: Request, content_id: str, number: int) -> Response:
     """One still of a video's keyframe strip: the same rule and audit as the item's bytes."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
         return Response(status_code=401)
     state = app_state(request)
@@ -548,27 +485,22 @@ def media_frame(request: Request, content_id: str, number: int) -> Response:
 
 
 @router.post("/cases/{case_id}/decide")
-async def decide(request: Request, case_id: int) -> Response:
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
-    if staff.role not in DECIDING_ROLES:  # the API's cases:decide scope, by the same roles
-        return _forbidden(request, staff, _("Your role does not decide cases."))
+def decide(request: Request, case_id: int, form: StaffForm = Depends(deciding_form)) -> Response:
+    """Record a decision. A violation's references are hashed before the write transaction
+    (where capture has not already): this runs in the thread pool, as every console form."""
+    staff, values = form.staff, form.values
     state = app_state(request)
     template = dict(REASON_TEMPLATES).get(values.get("template", ""), "")
     note = (values.get("note", "").strip() or template)[:5000]
     decided = ""
-    find_copies = copies_in(state.index, state.evidence)
+    find_copies = copies_in(state.index, state.evidence, state.references)
     if values.get("kind") != "appeal" and values.get("outcome") == Outcome.VIOLATION.value:
         find_copies.prepare(state.db, case_id)  # hash the references before the write lock
     try:
         with state.db.write() as db:
             case = db.get(Case, case_id)
             if case is None or not machine.can_view(staff.role, Priority(case.priority)):
-                return _forbidden(request, staff, _("You may not decide this case."))
+                return forbidden(request, staff, _("You may not decide this case."))
             if claims.held_by_other(case, staff.user.id, state.now()) is not None:
                 return RedirectResponse(
                     f"/console/cases/{case_id}?error=claimed_by_other", status_code=303
@@ -619,15 +551,10 @@ def _blur(value: str | None, fallback: int) -> int:
 
 
 @router.post("/settings")
-async def wellness_settings(request: Request) -> Response:
+def wellness_settings(request: Request, form: StaffForm = Depends(staff_form)) -> Response:
     """Per-reviewer wellness settings: blur strength and grayscale (in general and per
     category), video autoplay and sound, single-key shortcuts, the break reminder."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
+    staff, values = form.staff, form.values
     blur = _blur(values.get("blur"), 24)
     try:
         minutes = max(0.0, min(720.0, float(values.get("break_minutes", ""))))
@@ -661,26 +588,19 @@ async def wellness_settings(request: Request) -> Response:
 @router.get("/token", response_class=HTMLResponse)
 def token_page(request: Request) -> Response:
     """Where a person takes their own API token (the API mints none for anybody)."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     return render(request, "console/token.html", {"staff": staff, "secret": ""})
 
 
 @router.post("/token", response_class=HTMLResponse)
-async def create_own_token(request: Request) -> Response:
+def create_own_token(request: Request, form: StaffForm = Depends(staff_form)) -> Response:
     """A token for the signed-in person, with their role's scopes; shown once, audited. The
     password (and second factor) is asked again: a token outlives the session, so a borrowed
     or stolen session must not turn into lasting API access."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    values = await _checked_form(request, staff)
-    if values is None:
-        return _forbidden(request, staff, _("The form expired; reload the page."))
-    right = await run_in_threadpool(
-        verify_login, staff.user.password_hash, values.get("password", "")
-    )
+    staff, values = form.staff, form.values
+    right = verify_login(staff.user.password_hash, values.get("password", ""))
     if not (right and check_totp(staff.user, values.get("code", ""))):
         with app_state(request).db.write() as db:
             record(db, staff.actor, "user.token_refused", f"user:{staff.user.id}", {})
@@ -693,9 +613,9 @@ async def create_own_token(request: Request) -> Response:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, days: int = 30) -> Response:
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     state = app_state(request)
     days = max(1, min(days, 3650))
     since = utcnow() - timedelta(days=days)
@@ -808,9 +728,9 @@ def transparencyrender(request: Request, start: str = "", end: str = "") -> Resp
     """The transparency report for a period (default: the last 30 days), as published: DSA
     Art. 15 and 24, TAKE IT DOWN and CyberTipline sections, rounded and labelled, with
     charts; the same report as a PDF and the raw figures as CSV."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     first, last, report = _report_for(request, start, end)
     parts = sections(report)
     query = urlencode(
@@ -834,9 +754,9 @@ def transparencyrender(request: Request, start: str = "", end: str = "") -> Resp
 @router.get("/transparency.pdf")
 def transparency_pdf(request: Request, start: str = "", end: str = "") -> Response:
     """The same report as a PDF to publish."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     first, last, report = _report_for(request, start, end)
     days = f"{first.date().isoformat()}-{(last - timedelta(days=1)).date().isoformat()}"
     name = f"transparency-{days}.pdf"
@@ -853,9 +773,9 @@ def transparency_pdf(request: Request, start: str = "", end: str = "") -> Respon
 @router.get("/transparency.csv")
 def transparency_csv(request: Request, start: str = "", end: str = "") -> Response:
     """The raw figures, one row each, unrounded (for anyone recomputing the report)."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     report = _report_for(request, start, end)[2]
     return Response(
         to_csv(report),
@@ -869,11 +789,11 @@ def cybertiplinerender(request: Request, error: str = "", done: str = "") -> Res
     """The CyberTipline queue: drafts from confirmed child-abuse cases (a blocked re-upload
     joins its earlier attempts' draft: one report, every attempt listed); legal staff approve
     and file them. Whether filing can work (credentials set) is said before anyone tries."""
-    staff = _staff(request)
+    staff = signed_in(request)
     if staff is None:
-        return _login_redirect()
+        return login_redirect()
     if not access.allowed(staff.access_role, Resource.CYBERTIP_VIEW):
-        return _forbidden(request, staff, _("The CyberTipline queue is for legal staff."))
+        return forbidden(request, staff, _("The CyberTipline queue is for legal staff."))
     state = app_state(request)
     with state.db.read() as db:
         tips = list(db.execute(select(CyberTipReport).order_by(CyberTipReport.id)).scalars())
@@ -889,31 +809,30 @@ def cybertiplinerender(request: Request, error: str = "", done: str = "") -> Res
     return render(request, "console/cybertipline.html", context)
 
 
-async def _filer(request: Request, what: str) -> tuple[Staff, AppState] | Response:
-    """The signed-in legal staff member behind a checked form, with NCMEC credentials set;
-    otherwise the answer to give (sign in, refused, or the queue saying what is missing)."""
-    staff = _staff(request)
-    if staff is None:
-        return _login_redirect()
-    if await _checked_form(request, staff) is None or not access.allowed(
-        staff.access_role, Resource.CYBERTIP_FILE
-    ):
-        return _forbidden(request, staff, _("Only legal staff approve and file reports."))
-    state = app_state(request)
+filer_form = staff_form_of(
+    lambda staff: staff.may(Resource.CYBERTIP_FILE),
+    _("Only legal staff approve and file reports."),
+)
+"""The gate of the CyberTipline forms: legal staff only."""
+
+
+def _missing_credentials(state: AppState, what: str) -> Response | None:
+    """The queue saying which NCMEC settings are missing, or None when none is."""
     if cybertip.missing_settings(state.settings):
         return _tip_problem(what + ": " + _("NCMEC credentials are missing (see above)"))
-    return staff, state
+    return None
 
 
 @router.post("/cybertipline/{tip_id}/approve")
-async def approve_tip(request: Request, tip_id: int) -> Response:
+def approve_tip(request: Request, tip_id: int, form: StaffForm = Depends(filer_form)) -> Response:
     """Approve a draft and file it. Without NCMEC credentials nothing changes (the draft stays
     approvable) and the page says which settings are missing; an approved report whose filing
     failed is filed again with "File now" (:func:`file_tip`)."""
-    gate = await _filer(request, _("not approved"))
-    if isinstance(gate, Response):
-        return gate
-    staff, state = gate
+    state = app_state(request)
+    missing = _missing_credentials(state, _("not approved"))
+    if missing is not None:
+        return missing
+    staff = form.staff
     try:
         with state.db.write() as db:
             cybertip.approve(db, tip_id, staff.user.id, state.now())
@@ -923,12 +842,10 @@ async def approve_tip(request: Request, tip_id: int) -> Response:
 
 
 @router.post("/cybertipline/{tip_id}/file")
-async def file_tip(request: Request, tip_id: int) -> Response:
+def file_tip(request: Request, tip_id: int, _form: StaffForm = Depends(filer_form)) -> Response:
     """File (or resume filing) an approved report, e.g. once credentials are configured."""
-    gate = await _filer(request, _("not filed"))
-    if isinstance(gate, Response):
-        return gate
-    return _file_now(gate[1], tip_id)
+    state = app_state(request)
+    return _missing_credentials(state, _("not filed")) or _file_now(state, tip_id)
 
 
 def _tip_problem(message: str) -> Response:

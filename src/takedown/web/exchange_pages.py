@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown import exchanges
@@ -16,8 +16,8 @@ from takedown.api.state import app_state
 from takedown.auth.scopes import ROLE_SCOPES, Scope, allows
 from takedown.service import exchange_fetch
 from takedown.service import exchanges as exchange_service
-from takedown.web.admin import _admin, _form
-from takedown.web.console import Staff
+from takedown.web.admin import admin_form, admin_page
+from takedown.web.staff import Staff, StaffForm
 from takedown.web.templating import _, render
 
 router = APIRouter(prefix="/console/admin/exchanges", include_in_schema=False)
@@ -45,7 +45,7 @@ def _page(request: Request, staff: Staff, message: str = "", status: int = 200) 
 
 @router.get("", response_class=HTMLResponse)
 def exchanges_page(request: Request) -> Response:
-    staff = _admin(request)
+    staff = admin_page(request)
     if isinstance(staff, Response):
         return staff
     return _page(request, staff)
@@ -71,11 +71,8 @@ def _credentials(values: dict[str, Any]) -> dict[str, str]:
 
 
 @router.post("")
-async def add_exchange(request: Request) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def add_exchange(request: Request, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     state = app_state(request)
     try:
         schedule = int(values.get("schedule_s", "3600") or 3600)
@@ -113,11 +110,8 @@ async def add_exchange(request: Request) -> Response:
 
 
 @router.post("/{name}/fetch")
-async def fetch_now(request: Request, name: str) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+def fetch_now(request: Request, name: str, form: StaffForm = Depends(admin_form)) -> Response:
+    staff = form.staff
     state = app_state(request)
     try:
         with state.db.write() as session:
@@ -142,11 +136,8 @@ async def fetch_now(request: Request, name: str) -> Response:
 
 
 @router.post("/{name}/credentials")
-async def set_credentials(request: Request, name: str) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def set_credentials(request: Request, name: str, form: StaffForm = Depends(admin_form)) -> Response:
+    staff, values = form.staff, form.values
     state = app_state(request)
     try:
         with state.db.write() as session:
@@ -165,11 +156,8 @@ async def set_credentials(request: Request, name: str) -> Response:
 
 
 @router.post("/{name}/remove")
-async def remove(request: Request, name: str) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, _values = checked
+def remove(request: Request, name: str, form: StaffForm = Depends(admin_form)) -> Response:
+    staff = form.staff
     state = app_state(request)
     try:
         with state.db.write() as session:

@@ -16,6 +16,7 @@ from takedown.actions.signing import SIGNATURE_HEADER, sign
 from takedown.config import Settings
 from takedown.legal.evidence import EvidenceStore
 from takedown.media import MediaError, MediaKind, MediaLimits, detect
+from takedown.service.references import ReferenceCache
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,22 @@ def review_media(
     return ReviewMedia(data, fmt.mime, fmt.kind is MediaKind.VIDEO)
 
 
-def capture(settings: Settings, evidence: EvidenceStore, content_ids: list[str]) -> None:
-    """Keep the bytes of newly reported items (run after the report is answered)."""
+def capture(
+    settings: Settings,
+    evidence: EvidenceStore,
+    content_ids: list[str],
+    references: ReferenceCache | None = None,
+) -> None:
+    """Keep the bytes of newly reported items (run after the report is answered), and hash
+    them as references into ``references`` now, so that a confirmation only matches."""
     for content_id in content_ids:
-        if not evidence.has(content_id):
+        data = evidence.get(content_id)
+        if data is None:
             data = fetch(settings, content_id)
             if data is not None:
                 evidence.put(content_id, data)
+        if data is not None and references is not None:
+            references.warm(data)
 
 
 def fetch(settings: Settings, content_id: str) -> bytes | None:

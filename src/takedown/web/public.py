@@ -406,9 +406,9 @@ async def report_submit(request: Request) -> Response:
         },
         201,
     )
-    if accepted.content_ids and state.settings.media_url_template:
+    if accepted.content_ids:  # captured (with media_url_template) and hashed as references
         response.background = BackgroundTask(
-            capture, state.settings, state.evidence, list(accepted.content_ids)
+            capture, state.settings, state.evidence, list(accepted.content_ids), state.references
         )
     return response
 

@@ -3,21 +3,22 @@ feed's public key to give to a subscriber. Admins only; the same service calls a
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.api.routes.exchange_feed import signing_key
 from takedown.api.state import app_state
 from takedown.exchanges.feed_format import feed_key
 from takedown.service import sharing
-from takedown.web.admin import _admin, _form
+from takedown.web.admin import admin_form, admin_page
+from takedown.web.staff import StaffForm
 from takedown.web.templating import render
 
 router = APIRouter(prefix="/console/admin/sharing", include_in_schema=False)
 
 
 def _page(request: Request, message: str = "", status: int = 200) -> Response:
-    staff = _admin(request)
+    staff = admin_page(request)
     if isinstance(staff, Response):
         return staff
     state = app_state(request)
@@ -49,11 +50,10 @@ def sharing_page(request: Request) -> Response:
 
 
 @router.post("/{target}/{category}")
-async def toggle(request: Request, target: str, category: str) -> Response:
-    checked = await _form(request)
-    if isinstance(checked, Response):
-        return checked
-    staff, values = checked
+def toggle(
+    request: Request, target: str, category: str, form: StaffForm = Depends(admin_form)
+) -> Response:
+    staff, values = form.staff, form.values
     state = app_state(request)
     try:
         with state.db.write() as db:

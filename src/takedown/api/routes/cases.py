@@ -250,7 +250,7 @@ def decide(
         raise ApiError(
             422, "report_id_without_question", "report_id is only for outcome need_more_info"
         )
-    find_copies = copies_in(state.index, state.evidence)
+    find_copies = copies_in(state.index, state.evidence, state.references)
     if outcome is Outcome.VIOLATION:  # hash the references before the write lock is taken
         find_copies.prepare(state.db, case_id)
     with state.db.write() as session:
@@ -318,7 +318,7 @@ def decide_appeal(
             reviewer,
             AppealOutcome(body.outcome),
             note=body.note,
-            find_copies=copies_in(state.index, state.evidence),
+            find_copies=copies_in(state.index, state.evidence, state.references),
             policy=state.policy,
             now=state.now(),
         )

@@ -50,30 +50,8 @@ class ExchangeIn(BaseModel):
     )
 
 
-class ExchangeOut(BaseModel):
-    name: str
-    kind: str
-    bank: str
-    action: str
-    threshold: int | None
-    options: dict[str, str]
-    has_credentials: bool
-    schedule_s: int
-    enabled: bool
-    state: str
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str
-    last_error_at: datetime | None
-    failures: int
-    errors_total: int
-    next_attempt_at: datetime | None
-    entries_added: int
-    entries_removed: int
-    run_started_at: datetime | None
-    run_entries: int
-    entries: int
-    enabled_entries: int
+ExchangeOut = exchange_service.ExchangeView
+"""An exchange as the API answers it: the view staff see everywhere (never credentials)."""
 
 
 class FetchOut(BaseModel):
@@ -90,10 +68,6 @@ class FetchOut(BaseModel):
 class RemovedOut(BaseModel):
     name: str
     entries_kept: int
-
-
-def _out(view: exchange_service.ExchangeView) -> ExchangeOut:
-    return ExchangeOut(**asdict(view))
 
 
 @router.post("", response_model=ExchangeOut, status_code=201)
@@ -123,7 +97,7 @@ def create_exchange(
             networks=Networks.from_settings(state.settings),
         )
         session.flush()
-        return _out(exchange_service.view_of(session, body.name))
+        return exchange_service.view_of(session, body.name)
 
 
 @router.get("", response_model=list[ExchangeOut])
@@ -131,7 +105,7 @@ def list_exchanges(
     request: Request, principal: Principal = Depends(require(Scope.EXCHANGES_ADMIN))
 ) -> list[ExchangeOut]:
     with app_state(request).db.read() as session:
-        return [_out(v) for v in exchange_service.views(session)]
+        return exchange_service.views(session)
 
 
 @router.get("/{name}", response_model=ExchangeOut)
@@ -139,7 +113,7 @@ def get_exchange(
     name: str, request: Request, principal: Principal = Depends(require(Scope.EXCHANGES_ADMIN))
 ) -> ExchangeOut:
     with app_state(request).db.read() as session:
-        return _out(exchange_service.view_of(session, name))
+        return exchange_service.view_of(session, name)
 
 
 def _fetch(state: AppState, name: str) -> exchange_fetch.FetchResult:
@@ -179,7 +153,7 @@ def fetch_exchange(
         ).start()
         fields = {"status": "started"}
     with state.db.read() as session:
-        return FetchOut(**fields, exchange=_out(exchange_service.view_of(session, name)))
+        return FetchOut(**fields, exchange=exchange_service.view_of(session, name))
 
 
 @router.delete("/{name}", response_model=RemovedOut)
@@ -221,4 +195,4 @@ def set_credentials(
             now=state.now(),
         )
         session.flush()
-        return _out(exchange_service.view_of(session, name))
+        return exchange_service.view_of(session, name)

@@ -168,8 +168,10 @@ async def submit_report(
             await run_in_threadpool(state.replays.release, state.db, ticket)
         raise
     state.wake.set()  # a restriction goes out now, not at the next poll
-    if accepted.content_ids and state.settings.media_url_template:
-        background.add_task(capture, state.settings, state.evidence, list(accepted.content_ids))
+    if accepted.content_ids:  # captured (with media_url_template) and hashed as references
+        background.add_task(
+            capture, state.settings, state.evidence, list(accepted.content_ids), state.references
+        )
     answer = _answer(request, draft, accepted, now)
     if ticket is not None:
         await run_in_threadpool(
