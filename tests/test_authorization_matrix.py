@@ -170,6 +170,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/hma/c/exchange/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
     ("GET", "/hma/c/exchange/{name}/status"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
     ("PUT", "/hma/c/exchange/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("DELETE", "/hma/c/exchange/{name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("POST", "/hma/c/exchanges"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/hma/c/exchanges/apis"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("GET", "/hma/c/exchanges/api/{api_name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
+    ("POST", "/hma/c/exchanges/api/{api_name}"): api(Scope.EXCHANGES_ADMIN, frozenset({A})),
     # webhooks and administration
     ("POST", "/v1/webhooks"): api(Scope.WEBHOOKS_WRITE, frozenset({A})),
     ("GET", "/v1/webhooks"): api(Scope.WEBHOOKS_WRITE, frozenset({A})),
@@ -255,6 +260,7 @@ PATH_VALUES = {
     "number": "0",
     "target": "feed",
     "category": "other",
+    "api_name": "no_such_api",
 }
 
 

@@ -21,7 +21,7 @@ from takedown.actions.exchange_runner import fetch_until
 from takedown.auth.scopes import Scope
 from takedown.service import banks as bank_service
 from takedown.service.exchange_fetch import AUTH_FAILED, due, fetch_exchange
-from takedown.store.models import BankEntry, Exchange
+from takedown.store.models import BankEntry, Exchange, ExchangeApiCredentials
 from tests.exchange_servers import csv_list, feed_server, hash_list_server, jsonl_list
 from tests.service_support import Service, wait_for
 
@@ -497,3 +497,36 @@ def test_cli_add_list_fetch_remove(db_url: str, tmp_path: Path) -> None:
 
         removed = _cli(db_url, tmp_path, "remove", "cli-list")
         assert removed.returncode == 0 and "12 entries stay" in removed.stdout
+
+
+def test_an_exchange_without_credentials_uses_its_kinds(service: Service) -> None:
+    """Credentials set on a kind (HMA's per-API credentials) serve its exchanges that have
+    none of their own; they are sealed at rest, and cleared they serve no more."""
+    value = pdq()
+    with hash_list_server() as server:
+        server.token = "kind-token-" + secrets.token_hex(8)
+        server.body = csv_list([("pdq", value, "x", "1", "")])
+        given = {"credential_json": {"token": server.token}}
+        answer = service.post("/hma/c/exchanges/api/hash_list", json=given)
+        assert answer.json() == {
+            "supports_authentification": True,
+            "has_set_authentification": True,
+        }
+        _add(
+            service,
+            name="shared",
+            kind="hash_list",
+            bank="shared-bank",
+            options={"url": server.url},
+        )
+        assert _fetch(service, "shared")["status"] == "done"
+        wait_for(lambda: _matches(service, value) == ["shared-bank"], 10, "the fed hash")
+        with service.db.read() as session:
+            stored = str(
+                session.execute(select(ExchangeApiCredentials)).scalars().all()[0].credentials
+            )
+        assert stored and server.token not in stored
+
+        service.post("/hma/c/exchanges/api/hash_list", json={"credential_json": {}})
+        refused = _fetch(service, "shared")
+        assert (refused["status"], refused["error"]) == ("stopped", "exchange_auth")

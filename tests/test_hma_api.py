@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from takedown.api.app import create_app
@@ -551,3 +552,48 @@ def test_exchanges(hma: Service) -> None:
     assert missing.json()["message"] == "Exchange 'NO_SUCH' not found"
     # the exchange's bank is an HMA bank like any other
     assert {"name": "PARTNER_FEED", "matching_enabled_ratio": 1.0} in hma.get("/c/banks").json()
+
+
+def test_exchange_apis_and_their_credentials(hma: Service) -> None:
+    """HMA's exchange APIs (python-threatexchange's names) and their credentials, which serve
+    every exchange of the API that has none of its own; creating and deleting an exchange the
+    HMA way (as HMA's test_api.py::test_exchange_api_set_auth and its curation blueprint)."""
+    tx = "fb_threatexchange"
+    apis = hma.get("/c/exchanges/apis").json()
+    assert {tx, "ncmec", "stop_ncii", "hash_list", "takedown"} <= set(apis)
+    unset = {"supports_authentification": True, "has_set_authentification": False}
+    assert hma.get(f"/c/exchanges/api/{tx}").json() == unset
+    assert hma.get("/c/exchanges/api/no_such_api").status_code == 400
+    create = {"bank": "TX_FEED", "api": tx, "api_json": {"privacy_group": 1234}}
+    without = hma.post("/c/exchanges", json=create)
+    assert without.status_code == 400 and "access token" in without.json()["message"]
+
+    token = "123456789|" + "a1" * 16  # an app token as python-threatexchange checks it
+    answer = hma.post(f"/c/exchanges/api/{tx}", json={"credential_json": {"api_token": token}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"supports_authentification": True, "has_set_authentification": True}
+    assert hma.get(f"/c/exchanges/api/{tx}").json()["has_set_authentification"] is True
+    wrong = hma.post(f"/c/exchanges/api/{tx}", json={"credential_json": {"password": "x"}})
+    assert wrong.status_code == 400 and "api_token" in wrong.json()["message"]
+
+    created = hma.post("/c/exchanges", json=create)
+    assert created.status_code == 201, created.text
+    assert created.json() == {"message": "Created successfully"}
+    assert "TX_FEED" in hma.get("/c/exchanges").json()
+    config = hma.get("/c/exchange/TX_FEED").json()
+    assert (config["api"], config["privacy_group"], config["enabled"]) == (tx, "1234", True)
+    assert config["credential_status"]["has_credentials"] is False  # its own: none
+    assert hma.post("/c/exchanges", json={**create, "bank": "lower_case"}).status_code == 400
+    assert hma.post("/c/exchanges", json={**create, "api": "no_such_api"}).status_code == 400
+    assert hma.post("/c/exchanges", json={"bank": "X"}).status_code == 400
+
+    cleared = hma.post(f"/c/exchanges/api/{tx}", json={"credential_json": {}})
+    assert cleared.json() == unset
+    assert token not in str(hma.get("/v1/audit").json())  # audited by field name only
+    with hma.db.read() as session:
+        assert token not in str(session.execute(text("SELECT * FROM exchanges")).all())
+
+    for _ in range(2):  # deleting an exchange that is gone succeeds too (as in HMA)
+        deleted = hma.client.delete("/c/exchange/TX_FEED", headers=hma.headers())
+        assert deleted.status_code == 200 and deleted.json() == {"message": "success"}
+    assert "TX_FEED" not in hma.get("/c/exchanges").json()

@@ -44,9 +44,9 @@ from takedown.exchanges import (
     FeedPage,
 )
 from takedown.exchanges.guard import DEFAULT_NETWORKS, GuardedClient
-from takedown.service.exchange_secrets import CredentialsUnreadable, unseal
+from takedown.service.exchange_secrets import CredentialsUnreadable, kind_scope, unseal
 from takedown.store.db import Database, serialize
-from takedown.store.models import Bank, BankChange, BankEntry, Exchange
+from takedown.store.models import Bank, BankChange, BankEntry, Exchange, ExchangeApiCredentials
 
 log = logging.getLogger("takedown.exchanges")
 
@@ -92,6 +92,9 @@ class _Claim:
     credentials: str
     checkpoint: str | None
     started_at: datetime | None = None  # the run's token: its ``run_started_at``
+    sealed_to: str = ""
+    """What ``credentials`` are sealed to: the exchange's name, or its kind's (``kind_scope``)
+    where the exchange has none of its own and its kind has."""
 
 
 class LeaseLost(Exception):
@@ -157,7 +160,12 @@ def _claim(db: Database, name: str, now: datetime, *, force: bool) -> _Claim | F
             bank=bank.name,
             options={str(k): str(v) for k, v in (row.options or {}).items()},
         )
-        return _Claim(row.id, row.bank_id, settings, row.credentials, row.checkpoint, now)
+        sealed, sealed_to = row.credentials, row.name
+        if not sealed:
+            shared = session.get(ExchangeApiCredentials, row.kind)
+            if shared is not None and shared.credentials:
+                sealed, sealed_to = shared.credentials, kind_scope(row.kind)
+        return _Claim(row.id, row.bank_id, settings, sealed, row.checkpoint, now, sealed_to)
 
 
 def fetch_exchange(
@@ -187,7 +195,7 @@ def fetch_exchange(
     totals = _PageCounts()
     try:
         kind = exchanges.kind_named(claim.settings.kind)
-        credentials = unseal(secret, name, claim.credentials)
+        credentials = unseal(secret, claim.sealed_to or name, claim.credentials)
         client = kind.build(claim.settings, credentials, client_http)
         for page in _read_ahead(client.fetch(claim.checkpoint)):
             counts = _write_page(db, claim, page, now())

@@ -30,6 +30,12 @@ class CredentialsUnreadable(Exception):
     code = "credentials_unreadable"
 
 
+def kind_scope(kind: str) -> str:
+    """What a kind's own credentials (used by its exchanges that have none) are sealed to, in
+    place of an exchange's name: no exchange name holds a ":", so neither opens the other."""
+    return f"api:{kind}"
+
+
 def _key(secret: str) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"takedown exchange credentials"

@@ -25,9 +25,16 @@ from takedown.exchanges.guard import DEFAULT_NETWORKS
 from takedown.service import banks as bank_service
 from takedown.service.banks import BankError
 from takedown.service.exchange_fetch import AUTH_FAILED, IDLE
-from takedown.service.exchange_secrets import seal
+from takedown.service.exchange_secrets import CredentialsUnreadable, kind_scope, seal, unseal
 from takedown.signals import pdq
-from takedown.store.models import Bank, BankEntry, Exchange, FeedEvent, ShareRule
+from takedown.store.models import (
+    Bank,
+    BankEntry,
+    Exchange,
+    ExchangeApiCredentials,
+    FeedEvent,
+    ShareRule,
+)
 
 RESERVED_NAMES = frozenset({"feed"})  # sharing.FEED_TARGET: a sharing target, not an exchange
 MIN_SCHEDULE_S = 60
@@ -131,6 +138,10 @@ def _check_fields(
         raise ExchangeConfigError(
             "invalid_field", f"kind {kind.name!r} needs the option(s) {', '.join(missing)}"
         )
+    _check_credential_fields(kind, credentials)
+
+
+def _check_credential_fields(kind: exchanges.ExchangeKind, credentials: Mapping[str, str]) -> None:
     unknown = sorted(set(credentials) - set(kind.credential_fields))
     if unknown:
         raise ExchangeConfigError(
@@ -185,7 +196,9 @@ def create_exchange(
     options = {k: str(v) for k, v in (spec.options or {}).items() if str(v) != ""}
     credentials = {k: str(v) for k, v in (spec.credentials or {}).items() if str(v) != ""}
     _check_fields(kind, options, credentials)
-    check_client(kind, ExchangeSettings(spec.name, spec.kind, spec.bank, options), credentials)
+    # without credentials of its own, the exchange uses its kind's (set_kind_credentials)
+    usable = credentials or _kind_credentials(session, kind.name, secret)
+    check_client(kind, ExchangeSettings(spec.name, spec.kind, spec.bank, options), usable)
     try:
         guard.check_options(options, networks)
     except ValueError as exc:
@@ -270,6 +283,64 @@ def set_credentials(
         session, actor, "exchange.credentials", f"exchange:{row.name}", {"fields": sorted(cleaned)}
     )
     return row
+
+
+def _kind_credentials(session: Session, kind: str, secret: str) -> dict[str, str]:
+    """The kind's own credentials, opened (none where they cannot be: the fetch says so)."""
+    row = session.get(ExchangeApiCredentials, kind)
+    try:
+        return unseal(secret, kind_scope(kind), row.credentials) if row is not None else {}
+    except CredentialsUnreadable:
+        return {}
+
+
+def kind_has_credentials(session: Session, kind: str) -> bool:
+    """Whether the kind has credentials of its own (see :func:`set_kind_credentials`)."""
+    row = session.get(ExchangeApiCredentials, kind)
+    return row is not None and bool(row.credentials)
+
+
+def set_kind_credentials(
+    session: Session,
+    kind_name: str,
+    credentials: Mapping[str, str],
+    *,
+    secret: str,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Credentials for every exchange of the kind that has none of its own (HMA keeps its
+    credentials per exchange API, not per exchange); none clears them. Such exchanges stopped
+    by refused credentials are tried again at once. Raises KeyError for an unknown kind.
+    Returns whether the kind now has credentials."""
+    kind = exchanges.kind_named(kind_name)
+    cleaned = {k: str(v) for k, v in credentials.items() if str(v) != ""}
+    _check_credential_fields(kind, cleaned)
+    row = session.get(ExchangeApiCredentials, kind.name)
+    if not cleaned:
+        if row is not None:
+            session.delete(row)
+    else:
+        if row is None:
+            row = ExchangeApiCredentials(kind=kind.name)
+            session.add(row)
+        row.credentials = seal(secret, kind_scope(kind.name), cleaned)
+        row.updated_at = now
+        row.updated_by = actor
+        session.execute(
+            update(Exchange)
+            .where(Exchange.kind == kind.name, Exchange.credentials == "")
+            .where(Exchange.state == AUTH_FAILED)
+            .values(state=IDLE, next_attempt_at=now)
+        )
+    record(
+        session,
+        actor,
+        "exchange_api.credentials",
+        f"exchange_api:{kind.name}",
+        {"fields": sorted(cleaned)},
+    )
+    return bool(cleaned)
 
 
 def request_fetch(session: Session, row: Exchange, *, actor: str, now: datetime) -> None:

@@ -547,6 +547,18 @@ class RetroHit(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ExchangeApiCredentials(Base):
+    """Credentials for every exchange of one kind that has none of its own: HMA's per-API
+    credentials (``/c/exchanges/api/<name>``), sealed as an exchange's are, with
+    ``api:<kind>`` as the associated data."""
+
+    __tablename__ = "exchange_api_credentials"
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    credentials: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
 class ShareRule(Base):
     """Opt-in sharing of confirmed hashes: one row per (target, category); the target is
     ``feed`` (takedown's own signed feed) or an exchange's name."""

@@ -11,6 +11,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from takedown.actions.addresses import Networks
 from takedown.api.errors import ApiError
@@ -78,6 +79,16 @@ def create_exchange(
 ) -> ExchangeOut:
     state = app_state(request)
     spec = exchange_service.ExchangeSpec(**body.model_dump())
+    with state.db.write() as session:
+        create(state, session, spec, principal)
+        return exchange_service.view_of(session, body.name)
+
+
+def create(
+    state: AppState, session: Session, spec: exchange_service.ExchangeSpec, principal: Principal
+) -> None:
+    """Create the exchange with what the caller may do to banks (``BankRights``): the one
+    path of ``/v1/exchanges`` and HMA's ``POST /c/exchanges``."""
     rights = exchange_service.BankRights(
         may_write_banks=allows(
             principal.scopes, Scope.BANKS_WRITE, staff=principal.user_id is not None
@@ -86,18 +97,16 @@ def create_exchange(
             state.policy.watch_bank, state.policy.child_abuse_banks
         ),
     )
-    with state.db.write() as session:
-        exchange_service.create_exchange(
-            session,
-            spec,
-            secret=state.secret,
-            actor=principal.actor,
-            now=state.now(),
-            rights=rights,
-            networks=Networks.from_settings(state.settings),
-        )
-        session.flush()
-        return exchange_service.view_of(session, body.name)
+    exchange_service.create_exchange(
+        session,
+        spec,
+        secret=state.secret,
+        actor=principal.actor,
+        now=state.now(),
+        rights=rights,
+        networks=Networks.from_settings(state.settings),
+    )
+    session.flush()
 
 
 @router.get("", response_model=list[ExchangeOut])
