@@ -8,16 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from takedown.api.app import create_app
 from takedown.auth.accounts import create_user_token
 from takedown.store.db import Database
+from takedown.store.migrate import alembic_config
 from takedown.store.models import Base
-from tests.service_support import Service, make_settings
+from tests.service_support import Service, database_url, make_settings
 
 
 def _run(db_url: str, home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -33,12 +36,18 @@ def _run(db_url: str, home: Path, *args: str, stdin: str = "") -> subprocess.Com
     )
 
 
-def test_migrations_match_the_models(db_url: str) -> None:
-    engine = create_engine(db_url)
-    with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    engine.dispose()
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migrations_match_the_models(kind: str, tmp_path: Path) -> None:
+    """The schema the migrations build is the models' (the other tests' databases are made
+    from a migrated copy, or on PostgreSQL from the models: the same schema, by this test)."""
+    with database_url(kind, tmp_path, migrate=True) as url:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            revision = MigrationContext.configure(connection).get_current_revision()
+        engine.dispose()
     assert diff == []
+    assert revision == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
 def test_keys_users_tokens(db_url: str, tmp_path: Path) -> None:

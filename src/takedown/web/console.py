@@ -494,8 +494,13 @@ def decide(request: Request, case_id: int, form: StaffForm = Depends(deciding_fo
     note = (values.get("note", "").strip() or template)[:5000]
     decided = ""
     find_copies = copies_in(state.index, state.evidence, state.references)
-    if values.get("kind") != "appeal" and values.get("outcome") == Outcome.VIOLATION.value:
-        find_copies.prepare(state.db, case_id)  # hash the references before the write lock
+    removing = (
+        values.get("outcome") == AppealOutcome.OVERTURNED.value
+        if values.get("kind") == "appeal"
+        else values.get("outcome") == Outcome.VIOLATION.value
+    )
+    if removing:  # hash the references before the write lock (unless capture has)
+        find_copies.prepare(state.db, case_id)
     try:
         with state.db.write() as db:
             case = db.get(Case, case_id)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from takedown.api.state import app_state
 from takedown.auth import access
@@ -117,7 +118,8 @@ async def form_values(request: Request) -> dict[str, str]:
 
 
 async def form_files(request: Request) -> dict[str, UploadFile]:
-    """The form's files (parsed once: the same form as :func:`form_values`)."""
+    """The form's files (parsed once: the same form as :func:`form_values`). Starlette's
+    ``UploadFile``: the form holds those, not FastAPI's subclass."""
     form = await request.form(max_files=1)
     return {k: v for k, v in form.items() if isinstance(v, UploadFile)}
 

@@ -310,6 +310,9 @@ def decide_appeal(
     """Decide an open appeal (only a reviewer who took no part in the case)."""
     state = app_state(request)
     reviewer = _staff(principal)
+    find_copies = copies_in(state.index, state.evidence, state.references)
+    if AppealOutcome(body.outcome) is AppealOutcome.OVERTURNED:  # may remove every copy
+        find_copies.prepare(state.db, case_id)
     with state.db.write() as session:
         case = _visible_case(session, case_id, reviewer)
         decision = case_service.decide_appeal(
@@ -318,7 +321,7 @@ def decide_appeal(
             reviewer,
             AppealOutcome(body.outcome),
             note=body.note,
-            find_copies=copies_in(state.index, state.evidence, state.references),
+            find_copies=find_copies,
             policy=state.policy,
             now=state.now(),
         )
