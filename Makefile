@@ -62,7 +62,7 @@ browser:
 		echo "could not install axe-core (npm): browser tests will skip"
 
 test: setup browser
-	@$(VENV)/bin/pytest -n 2 -q; rc=$$?; \
+	@$(VENV)/bin/pytest -n 2 -q --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$rc
 

@@ -11,6 +11,7 @@ half-size variant, so it is removed at confirmation, not only restricted for a p
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 from PIL import Image
@@ -103,3 +104,19 @@ def test_references_are_hashed_before_the_write_transaction(
     warmed = state.references.signals(photo)
     cached = copies_in(state.index, state.evidence, state.references).prepare(state.db, case_id)
     assert cached.prepared["item"] is warmed
+
+
+def test_a_confirmation_waits_for_the_capture_hashing_the_same_bytes(
+    photo_paths: list[Path],
+) -> None:
+    """The capture is still hashing an item when the decision asks for it: the decision gets
+    the capture's signals (the very list), not a second hashing of its own beside it."""
+    cache = ReferenceCache(MediaLimits())
+    photo = photo_paths[5].read_bytes()
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(cache.signals(photo))) for _ in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(got) == 2 and got[0] is got[1] and len(cache) == 1

@@ -95,13 +95,16 @@ class ReferenceCache:
     ``capacity`` kept. A reported item's bytes are captured as evidence as soon as it is
     reported (:func:`takedown.web.media.capture`), and hashing them as a reference takes up to
     a few seconds; done then (:meth:`warm`), a confirmation minutes later only matches, and
-    removal of the copies follows the decision at once. Thread-safe: the capture runs in a
-    background task, the decision in a request thread."""
+    removal of the copies follows the decision at once. A confirmation that comes while the
+    capture is still hashing the same bytes waits for that hashing rather than doing it again
+    beside it. Thread-safe: the capture runs in a background task, the decision in a request
+    thread."""
 
     def __init__(self, limits: MediaLimits, capacity: int = 64) -> None:
         self.limits = limits
         self.capacity = capacity
         self._signals: OrderedDict[bytes, list[AnySignal]] = OrderedDict()
+        self._hashing: dict[bytes, threading.Event] = {}
         self._lock = threading.Lock()
 
     def signals(self, data: bytes | None) -> list[AnySignal]:
@@ -109,16 +112,27 @@ class ReferenceCache:
         if data is None:
             return []
         key = hashlib.sha256(data).digest()
-        with self._lock:
-            cached = self._signals.get(key)
-            if cached is not None:
-                self._signals.move_to_end(key)
-                return cached
-        hashed = try_reference_signals(data, self.limits)
-        with self._lock:
-            self._signals[key] = hashed
-            while len(self._signals) > self.capacity:
-                self._signals.popitem(last=False)
+        while True:
+            with self._lock:
+                cached = self._signals.get(key)
+                if cached is not None:
+                    self._signals.move_to_end(key)
+                    return cached
+                underway = self._hashing.get(key)
+                if underway is None:
+                    underway = self._hashing[key] = threading.Event()
+                    break
+            underway.wait()  # then the cache has them (or that hashing failed: hash here)
+        try:
+            hashed = try_reference_signals(data, self.limits)
+            with self._lock:
+                self._signals[key] = hashed
+                while len(self._signals) > self.capacity:
+                    self._signals.popitem(last=False)
+        finally:
+            with self._lock:
+                del self._hashing[key]
+            underway.set()
         return hashed
 
     def warm(self, data: bytes) -> None:
