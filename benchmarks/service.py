@@ -228,6 +228,13 @@ def wrk(
     }
 
 
+def _verdict(row: dict[str, float]) -> str:
+    """An upload row's goal: refused requests (a 429 answers fast) are not throughput."""
+    if row["non_2xx"]:
+        return f"NOT met ({row['non_2xx']:.0f} answers were not 2xx: the rate is of refusals)"
+    return "met" if row["rps"] >= 110 and row["p99_ms"] <= 80 else "NOT met"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hashes", type=int, default=1_000_000)
@@ -357,7 +364,7 @@ def main() -> None:
         f"x{r['rps'] / pytx_workers:.2f} of python-threatexchange's hasher alone on "
         f"{args.workers} cores ({pytx_rate:.1f} "
         f"hashes/s a core, no HTTP), measured in this run; goal >= 110 req/s at p99 <= 80 ms: "
-        f"{'met' if r['rps'] >= 110 and r['p99_ms'] <= 80 else 'NOT met'}.\n"
+        f"{_verdict(r)}.\n"
         for name, r in uploads.items()
     )
     rows = "\n".join(
