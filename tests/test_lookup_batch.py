@@ -163,3 +163,25 @@ def test_the_pool_refuses_beyond_workers_and_queue(shared_data: Path) -> None:
 def test_a_pool_needs_a_worker_and_a_queue_of_zero_or_more(workers: int, queue: int) -> None:
     with pytest.raises(ValueError):
         HashPool(workers=workers, queue=queue)
+
+
+def test_a_hashing_process_that_dies_is_replaced(shared_data: Path) -> None:
+    """A worker process killed (out of memory, a decoder crash) breaks a process pool for good:
+    every later upload would fail. The pool is replaced, and the upload caught in it is hashed
+    again in the new one."""
+    import asyncio
+    import os
+    import signal
+
+    photo = sorted((shared_data / "photos").glob("*.jpg"))[0].read_bytes()
+    pool = HashPool(workers=1, queue=0)
+    try:
+        assert asyncio.run(pool.hash(photo, HashOptions())).media.value == "image"
+        broken = pool._pool()
+        for pid in list(broken._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: bool(broken._broken), 10, "the pool to see its process die")  # type: ignore[attr-defined]
+        assert asyncio.run(pool.hash(photo, HashOptions())).media.value == "image"
+        assert pool._pool() is not broken and pool.pending == 0
+    finally:
+        pool.close()

@@ -20,7 +20,9 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
+from takedown.media.errors import CorruptMedia
 from takedown.signals import HashOptions, HashResult, hash_bytes
 
 _PRELOAD = ["takedown.signals"]
@@ -91,10 +93,30 @@ class HashPool:
             self._pending += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool(), hash_bytes, data, options)
+            for _attempt in range(2):
+                pool = self._pool()
+                try:
+                    return await loop.run_in_executor(pool, hash_bytes, data, options)
+                except BrokenProcessPool:
+                    # a worker process died (killed, out of memory, a decoder crash): the pool
+                    # is useless from then on, so it is replaced; an upload that was only
+                    # caught in it is hashed again, one whose media kills a worker twice is
+                    # refused instead of taking every later upload down with it
+                    self._replace(pool)
+            raise CorruptMedia(
+                "the media crashed the decoder; it was not hashed: upload it in another format"
+            )
         finally:
             with self._lock:
                 self._pending -= 1
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Forget ``broken`` (unless another caller replaced it already): the next hash starts
+        new worker processes."""
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def warm(self) -> None:
         """Start the fork server and the worker processes now, in the background, so that the
