@@ -7,6 +7,7 @@ each request carries ``Takedown-Signature`` (HMAC-SHA256 over ``"timestamp.GET <
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -61,15 +62,28 @@ def capture(
     references: ReferenceCache | None = None,
 ) -> None:
     """Keep the bytes of newly reported items (run after the report is answered), and hash
-    them as references into ``references`` now, so that a confirmation only matches."""
+    them as references into ``references`` once the report's restriction has had its
+    ``WARM_AFTER_S`` (hashing a video beside it in this process slows it), so that a
+    confirmation only matches."""
+    captured = []
     for content_id in content_ids:
         data = evidence.get(content_id)
         if data is None:
             data = fetch(settings, content_id)
             if data is not None:
                 evidence.put(content_id, data)
-        if data is not None and references is not None:
-            references.warm(data)
+        if data is not None:
+            captured.append(data)
+    if references is None or not captured:
+        return
+    time.sleep(WARM_AFTER_S)
+    for data in captured:
+        references.warm(data)
+
+
+WARM_AFTER_S = 2.0
+"""How long the reference hashing waits after a report: its restriction goes out within a
+second, and a confirmation comes minutes later (one that comes sooner waits for the hashing)."""
 
 
 def fetch(settings: Settings, content_id: str) -> bytes | None:
