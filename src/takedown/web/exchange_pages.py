@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown import exchanges
 from takedown.actions.addresses import Networks
+from takedown.api.routes import exchanges as v1_exchanges
 from takedown.api.state import app_state
-from takedown.auth.scopes import ROLE_SCOPES, Scope, allows
+from takedown.auth.scopes import ROLE_SCOPES
 from takedown.service import exchange_fetch
 from takedown.service import exchanges as exchange_service
 from takedown.web.admin import admin_form, admin_page
@@ -88,21 +89,15 @@ def add_exchange(request: Request, form: StaffForm = Depends(admin_form)) -> Res
         schedule_s=schedule,
         allow_protected_bank=values.get("allow_protected_bank") == "on",
     )
-    policy = state.policy
-    rights = exchange_service.BankRights(
-        may_write_banks=allows(ROLE_SCOPES[staff.access_role], Scope.BANKS_WRITE, staff=True),
-        protected=exchange_service.protected_banks(policy.watch_bank, policy.child_abuse_banks),
-    )
     try:
         with state.db.write() as session:
-            exchange_service.create_exchange(
+            v1_exchanges.create(
+                state,
                 session,
                 spec,
-                secret=state.secret,
+                frozenset(ROLE_SCOPES[staff.access_role]),
+                staff=True,
                 actor=staff.actor,
-                now=state.now(),
-                rights=rights,
-                networks=Networks.from_settings(state.settings),
             )
     except exchange_service.ExchangeConfigError as exc:
         return _page(request, staff, str(exc), exc.status)

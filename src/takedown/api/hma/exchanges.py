@@ -206,7 +206,14 @@ def exchange_create(
     state = app_state(request)
     try:
         with state.db.write() as session:
-            v1_exchanges.create(state, session, spec, principal)
+            v1_exchanges.create(
+                state,
+                session,
+                spec,
+                principal.scopes,
+                staff=principal.user_id is not None,
+                actor=principal.actor,
+            )
     except BankError as refused:
         raise bad(str(refused), refused.code) from None
     return {"message": "Created successfully"}

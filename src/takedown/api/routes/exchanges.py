@@ -80,19 +80,30 @@ def create_exchange(
     state = app_state(request)
     spec = exchange_service.ExchangeSpec(**body.model_dump())
     with state.db.write() as session:
-        create(state, session, spec, principal)
+        create(
+            state,
+            session,
+            spec,
+            principal.scopes,
+            staff=principal.user_id is not None,
+            actor=principal.actor,
+        )
         return exchange_service.view_of(session, body.name)
 
 
 def create(
-    state: AppState, session: Session, spec: exchange_service.ExchangeSpec, principal: Principal
+    state: AppState,
+    session: Session,
+    spec: exchange_service.ExchangeSpec,
+    scopes: frozenset[Scope],
+    *,
+    staff: bool,
+    actor: str,
 ) -> None:
     """Create the exchange with what the caller may do to banks (``BankRights``): the one
-    path of ``/v1/exchanges`` and HMA's ``POST /c/exchanges``."""
+    path of ``/v1/exchanges``, HMA's ``POST /c/exchanges`` and the console's form."""
     rights = exchange_service.BankRights(
-        may_write_banks=allows(
-            principal.scopes, Scope.BANKS_WRITE, staff=principal.user_id is not None
-        ),
+        may_write_banks=allows(scopes, Scope.BANKS_WRITE, staff=staff),
         protected=exchange_service.protected_banks(
             state.policy.watch_bank, state.policy.child_abuse_banks
         ),
@@ -101,7 +112,7 @@ def create(
         session,
         spec,
         secret=state.secret,
-        actor=principal.actor,
+        actor=actor,
         now=state.now(),
         rights=rights,
         networks=Networks.from_settings(state.settings),
