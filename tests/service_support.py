@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import tempfile
 import threading
 import time
@@ -224,6 +225,17 @@ def running_service(settings: Settings) -> Iterator[Service]:
             yield service
     finally:
         db.dispose()
+
+
+def judge_latencies(took: list[float], goal: float, stall: float = 3.0) -> None:
+    """A latency claim judged as a platform would see it on a shared 2-core machine: the median
+    of several samples within ``goal`` and none as long as ``stall``. One sample slowed by a
+    neighbouring test's load is noise; a broken path (every sample slow, or one stuck behind
+    something it must not wait for) still fails."""
+    shown = [f"{t * 1000:.0f} ms" for t in took]
+    assert len(took) >= 3, f"too few samples to judge: {shown}"
+    assert statistics.median(took) <= goal, f"median over {goal} s: {shown}"
+    assert max(took) < stall, f"one as long as the {stall} s stall bound: {shown}"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

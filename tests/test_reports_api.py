@@ -15,7 +15,13 @@ from takedown.cases.policy import load_policy
 from takedown.service.cases import tick
 from takedown.signals import Signal
 from takedown.store.models import CaseClock
-from tests.service_support import Service, make_settings, running_service, wait_for
+from tests.service_support import (
+    Service,
+    judge_latencies,
+    make_settings,
+    running_service,
+    wait_for,
+)
 
 MD5 = "5d41402abc4b2a76b9719d911017c592"
 PDQ = "f" * 32 + "0" * 32
@@ -359,6 +365,8 @@ def test_trusted_flagger_priority_and_no_rate_limit(db_url: str, tmp_path: Path)
 
 
 def test_p0_restriction_reaches_the_webhook_within_a_second(db_url: str, tmp_path: Path) -> None:
+    """Report accepted -> signed restrict webhook received: the median of five P0 reports
+    within 1 s."""
     import time
 
     from takedown.actions.signing import verify
@@ -367,17 +375,26 @@ def test_p0_restriction_reaches_the_webhook_within_a_second(db_url: str, tmp_pat
     settings = make_settings(tmp_path, db_url, background_worker=True)
     with Receiver().running() as receiver, running_service(settings) as service:
         secret = service.post("/v1/webhooks", json={"url": receiver.url}).json()["secret"]
-        _content(service, "post-1")
-        started = time.monotonic()
-        assert _report(service).status_code == 201
-        took = wait_for(
-            lambda: any(r.json["action"] == "restrict" for r in receiver.received), 5, "webhook"
-        )
-        took = time.monotonic() - started
+        took = []
+        for i in range(5):
+            content_id = f"post-{i}"
+            _content(service, content_id, md5=f"{i + 1:032x}")
+            started = time.monotonic()
+            url = f"https://photos.example/p/{content_id}"
+            assert _report(service, content=[{"url": url}]).status_code == 201
+            wait_for(
+                lambda c=content_id: any(
+                    r.json["action"] == "restrict" and r.json["content_id"] == c
+                    for r in receiver.received
+                ),
+                5,
+                "webhook",
+            )
+            took.append(time.monotonic() - started)
         got = next(r for r in receiver.received if r.json["action"] == "restrict")
         assert verify(secret, got.headers["Takedown-Signature"], got.body)
-        print(f"report accepted -> restrict webhook received: {took * 1000:.0f} ms")
-        assert took <= 1.0
+        print("report accepted -> restrict webhook received:", [f"{t * 1000:.0f} ms" for t in took])
+        judge_latencies(took, 1.0)
 
 
 NCII = {
