@@ -166,24 +166,93 @@ def test_withdrawals_disable_and_a_person_s_disable_stays(service: Service) -> N
             csv_list([("pdq", a, "csam", "a", "true"), ("pdq", b, "csam", "b", "")]),
         )
         withdrawn = _fetch(service, "list-feed")
-        assert (withdrawn["removed"], withdrawn["exchange"]["entries_removed"]) == (1, 1)
+        # a marked removed, c no longer on the list (the file is the whole list)
+        assert (withdrawn["removed"], withdrawn["exchange"]["entries_removed"]) == (2, 2)
         entries = _entries(service, "list-feed")
         assert (entries["a"].enabled, entries["a"].feed_removed) == (False, True)
         assert (entries["b"].enabled, entries["b"].feed_removed) == (False, False)
-        assert entries["c"].enabled
+        assert (entries["c"].enabled, entries["c"].feed_removed) == (False, True)
         wait_for(lambda: _matches(service, a) == [], 10, "the withdrawn entry to stop matching")
+        wait_for(lambda: _matches(service, c) == [], 10, "the entry off the list to stop matching")
 
-        # the list brings both back: the withdrawn one is enabled, the person's stays off
+        # the list brings all back: the withdrawn ones are enabled, the person's stays off
         server.etag, server.body = (
             '"v3"',
-            csv_list([("pdq", a, "csam", "a", ""), ("pdq", b, "csam", "b", "")]),
+            csv_list([("pdq", v, "csam", k, "") for k, v in (("a", a), ("b", b), ("c", c))]),
         )
         _fetch(service, "list-feed")
         entries = _entries(service, "list-feed")
         assert entries["a"].enabled and not entries["a"].feed_removed
+        assert entries["c"].enabled and not entries["c"].feed_removed
         assert not entries["b"].enabled
         wait_for(lambda: _matches(service, a) == ["fed"], 10, "a to match again")
+        assert _matches(service, c) == ["fed"]
         assert _matches(service, b) == []
+
+
+def test_a_new_version_of_a_whole_list_withdraws_what_it_no_longer_holds(
+    service: Service,
+) -> None:
+    """Lists published as files drop a hash by leaving its line out. Withdrawn only once the new
+    version is read to its end (a download cut off midway withdraws nothing, and its resume
+    finishes the same version); an emptied file withdraws nothing; ``mode=append`` keeps."""
+    values = {f"e{i}": pdq() for i in range(12)}
+    with hash_list_server("/list.jsonl") as full, hash_list_server("/adds.jsonl") as adds:
+        for server in (full, adds):
+            server.body = jsonl_list(
+                [{"signal_type": "pdq", "value": v, "external_id": k} for k, v in values.items()]
+            )
+        _add(
+            service,
+            name="whole",
+            kind="hash_list",
+            bank="whole",
+            options={"url": full.url, "page_size": "4"},
+        )
+        _add(
+            service,
+            name="adds",
+            kind="hash_list",
+            bank="adds",
+            options={"url": adds.url, "mode": "append"},
+        )
+        assert _fetch(service, "whole")["added"] == 12 and _fetch(service, "adds")["added"] == 12
+
+        kept = [k for k in values if k not in ("e0", "e11")]
+        for server in (full, adds):
+            server.etag = '"v2"'
+            server.body = jsonl_list(
+                [{"signal_type": "pdq", "value": values[k], "external_id": k} for k in kept]
+            )
+        full.cut_after_lines = 6  # one page of 4 written, then the download breaks
+        cut = _fetch(service, "whole")
+        assert cut["status"] == "failed" and cut["removed"] == 0
+        assert all(row.enabled for row in _entries(service, "whole").values())
+        resumed = _fetch(service, "whole")
+        assert (resumed["status"], resumed["removed"]) == ("done", 2)
+        entries = _entries(service, "whole")
+        assert {k for k, row in entries.items() if not row.enabled} == {"e0", "e11"}
+        assert all(entries[k].feed_removed for k in ("e0", "e11"))
+        wait_for(lambda: _matches(service, values["e0"]) == ["adds"], 10, "e0 off the list")
+
+        assert _fetch(service, "adds")["removed"] == 0
+        assert all(row.enabled for row in _entries(service, "adds").values())
+
+        full.etag, full.body = '"v3"', ""
+        emptied = _fetch(service, "whole")
+        assert (emptied["status"], emptied["removed"]) == ("done", 0)
+        assert sum(row.enabled for row in _entries(service, "whole").values()) == 10
+
+        refused = service.post(
+            "/v1/exchanges",
+            json={
+                "name": "m",
+                "kind": "hash_list",
+                "bank": "m",
+                "options": {"url": full.url, "mode": "sync"},
+            },
+        )
+        assert refused.status_code == 422, refused.text
 
 
 def test_refused_credentials_stop_the_exchange_until_they_change(service: Service) -> None:

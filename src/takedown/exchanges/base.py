@@ -34,6 +34,12 @@ class FeedPage:
     entries: Sequence[FeedEntry]
     checkpoint: str  # opaque to takedown
     more: bool  # another page follows now
+    snapshot: str | None = None
+    """For a feed whose every version lists all its live entries (a hash list file): which
+    version this page is of. Each entry written is marked as seen in it."""
+    snapshot_complete: bool = False
+    """The last page of ``snapshot``, read whole: the exchange's entries not seen in it are no
+    longer on the list and are withdrawn, as an entry the feed marks removed is."""
 
 
 class ExchangeError(Exception):

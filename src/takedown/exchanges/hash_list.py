@@ -14,6 +14,13 @@ Formats (option ``format``, else from the URL's suffix: ``.csv``, ``.jsonl``/``.
 
 An entry's external id is its ``external_id`` field, else its value (hashed when longer than
 200 characters), so that the same hash in the next version of the list is the same entry.
+
+The file is the whole list (option ``mode``, default ``full``): once a new version has been
+read to its end, the entries the list no longer holds are withdrawn, as an entry marked
+``removed`` is, and one that comes back is enabled again. A version with no entry at all
+withdraws nothing (an emptied file is far likelier a publishing fault than a list withdrawn
+whole; the exchange logs it). ``mode=append`` is for lists published as additions: only
+``removed`` withdraws.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import csv
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -45,6 +53,7 @@ from takedown.signals import InvalidSignal
 log = logging.getLogger("takedown.exchanges")
 
 FORMATS = ("csv", "jsonl", "plain")
+MODES = ("full", "append")
 DEFAULT_PAGE = 10_000
 MAX_PAGE = 100_000
 _TRUE = {"1", "true", "yes", "removed"}
@@ -89,6 +98,8 @@ class _Checkpoint:
     etag: str = ""
     line: int = 0
     done: bool = False
+    version: str = ""  # the snapshot this read marks entries with (the ETag, else per read)
+    entries: int = 0  # entries of that version written so far
 
     @classmethod
     def parse(cls, raw: str | None) -> _Checkpoint:
@@ -96,12 +107,26 @@ class _Checkpoint:
             return cls()
         try:
             data = json.loads(raw)
-            return cls(str(data["etag"]), int(data["line"]), bool(data["done"]))
+            return cls(
+                str(data["etag"]),
+                int(data["line"]),
+                bool(data["done"]),
+                str(data.get("version", "")),
+                int(data.get("entries", 0)),
+            )
         except (ValueError, KeyError, TypeError):
             return cls()
 
     def dump(self) -> str:
-        return json.dumps({"etag": self.etag, "line": self.line, "done": self.done})
+        return json.dumps(
+            {
+                "etag": self.etag,
+                "line": self.line,
+                "done": self.done,
+                "version": self.version,
+                "entries": self.entries,
+            }
+        )
 
 
 def _external_id(signal_type: str, value: str, given: str) -> str:
@@ -149,6 +174,9 @@ class HashListClient:
         self.page_size = int(options.get("page_size") or DEFAULT_PAGE)
         if not 1 <= self.page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE}")
+        self.mode = options.get("mode") or "full"
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         self.name = settings.name
         self.token = token
         self.http = http
@@ -167,29 +195,46 @@ class HashListClient:
                     return
                 raise_for_status(response, what)
                 etag = response.headers.get("etag", "")
-                skip = state.line if (not state.done and etag and etag == state.etag) else 0
-                yield from self._pages(bounded.lines(response, what), etag, skip)
+                resumed = not state.done and bool(etag) and etag == state.etag
+                start = state if resumed else _Checkpoint(etag, 0, False, _version(etag), 0)
+                yield from self._pages(bounded.lines(response, what), start)
         except httpx.TransportError as exc:
             raise ExchangeUnavailable(f"{what}: {type(exc).__name__}") from None
 
-    def _pages(self, lines: Iterator[str], etag: str, skip: int) -> Iterator[FeedPage]:
+    def _pages(self, lines: Iterator[str], start: _Checkpoint) -> Iterator[FeedPage]:
+        """Pages from line ``start.line`` on; in ``full`` mode each marked with the version, the
+        last one completing it (unless the version held no entry)."""
         batch: list[FeedEntry] = []
         consumed = 0
         bad = 0
+        entries = start.entries
+        # a read resumed from a checkpoint written before versions were marked has none
+        snapshot = start.version if self.mode == "full" and start.version else None
+
+        def checkpoint(line: int, done: bool) -> str:
+            return _Checkpoint(start.etag, line, done, start.version, entries).dump()
+
         for consumed, fields in enumerate(self._rows(lines), start=1):
-            if consumed <= skip or fields is None:
+            if consumed <= start.line or fields is None:
                 continue
             try:
                 batch.append(_entry(fields))
             except InvalidSignal:
                 bad += 1
                 continue
+            entries += 1
             if len(batch) >= self.page_size:
-                yield FeedPage(batch, _Checkpoint(etag, consumed, False).dump(), True)
+                yield FeedPage(batch, checkpoint(consumed, False), True, snapshot)
                 batch = []
         if bad:
             log.warning("hash list lines skipped", extra={"exchange": self.name, "lines": bad})
-        yield FeedPage(batch, _Checkpoint(etag, consumed, True).dump(), False)
+        if snapshot is not None and not entries:
+            log.warning(
+                "hash list version holds no entry: nothing withdrawn",
+                extra={"exchange": self.name},
+            )
+        complete = snapshot is not None and entries > 0
+        yield FeedPage(batch, checkpoint(consumed, True), False, snapshot, complete)
 
     def _rows(self, lines: Iterator[str]) -> Iterator[Mapping[str, object] | None]:
         """One item per data line (None for a line that holds no entry), so that line counts
@@ -221,6 +266,12 @@ class HashListClient:
                 yield dict(zip(header, row, strict=False)) if any(row) else None
 
 
+def _version(etag: str) -> str:
+    """What a read's entries are marked with: the file's ETag (the same version resumes under
+    it), else a new mark for each read (a file served without one is read whole each time)."""
+    return etag[:200] if etag else f"read:{uuid.uuid4().hex}"
+
+
 def _format_of(url: str) -> str:
     path = urlsplit(url).path.lower()
     if path.endswith(".csv"):
@@ -241,7 +292,7 @@ KIND = register(
         name="hash_list",
         title="Hash list URL (CSV, JSON lines or plain text over HTTPS)",
         credential_fields=("token",),
-        option_fields=("url", "format", "signal_type", "page_size"),
+        option_fields=("url", "format", "signal_type", "page_size", "mode"),
         build=_build,
         required_options=("url",),
     )

@@ -5,8 +5,10 @@ checkpoint, so an interrupted fetch (a crash, a 5xx mid-feed, the worker stoppin
 after the last written page and never writes a page twice or half. Memory is bounded by one
 page: the feed is never held whole.
 
-Entries are keyed by (exchange, external id, signal type). An entry the feed withdraws is
-disabled and marked ``feed_removed``; if the feed lists it again it is enabled again. An
+Entries are keyed by (exchange, external id, signal type). An entry the feed withdraws (marked
+removed, or, for a feed whose every version is the whole list, missing from a version read to
+its end: ``FeedPage.snapshot``) is disabled and marked ``feed_removed``; if the feed lists it
+again it is enabled again. An
 entry a person disabled (``enabled`` false, not ``feed_removed``) stays disabled whatever
 the feed says. Changes to existing entries go to ``bank_changes`` in the same transaction,
 so that every API worker's index follows; new entries are found by id (``store.db.serialize``).
@@ -388,8 +390,8 @@ _LOOKUP_SQLITE = (
 )
 _INSERT_SQLITE = (
     "INSERT INTO bank_entries (bank_id, signal_type, value, label, source, external_id, "
-    "enabled, added_at, added_by, transform, exchange_id, feed_removed) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "enabled, added_at, added_by, transform, exchange_id, feed_removed, feed_seen) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -442,7 +444,7 @@ def _write_page(db: Database, claim: _Claim, page: FeedPage, at: datetime) -> _P
             row = stored.get(key)
             if row is None:
                 if not entry.removed:
-                    new_rows.append(_new_row(claim, key, entry, source, stored_at))
+                    new_rows.append(_new_row(claim, key, entry, source, stored_at, page.snapshot))
                 continue
             values = _changes(row, entry)
             if values:
@@ -458,6 +460,12 @@ def _write_page(db: Database, claim: _Claim, page: FeedPage, at: datetime) -> _P
             new_rows = _keep_local_disables(session, claim.bank_id, new_rows)
         _insert(session, new_rows)
         counts.added += len(new_rows)
+        if page.snapshot is not None:
+            _mark_seen(session, [row.id for row in stored.values()], page.snapshot)
+            if page.snapshot_complete:
+                gone = _not_seen(session, claim.exchange_id, page.snapshot)
+                changed += gone
+                counts.removed += len(gone)
         if changed:
             session.execute(
                 insert(BankChange),
@@ -490,6 +498,37 @@ def _write_page(db: Database, claim: _Claim, page: FeedPage, at: datetime) -> _P
     return counts
 
 
+def _mark_seen(session: Session, entry_ids: Sequence[int], snapshot: str) -> None:
+    """The page's stored entries are listed by this version of the whole-list feed."""
+    for start in range(0, len(entry_ids), _LOOKUP_CHUNK):
+        session.execute(
+            update(BankEntry)
+            .where(BankEntry.id.in_(entry_ids[start : start + _LOOKUP_CHUNK]))
+            .values(feed_seen=snapshot)
+        )
+
+
+def _not_seen(session: Session, exchange_id: int, snapshot: str) -> list[int]:
+    """Withdraw the exchange's enabled entries that this version, read whole, no longer lists
+    (a person's disable is left as it is); their ids, for ``bank_changes``."""
+    gone = list(
+        session.execute(
+            select(BankEntry.id).where(
+                BankEntry.exchange_id == exchange_id,
+                BankEntry.enabled.is_(True),
+                or_(BankEntry.feed_seen.is_(None), BankEntry.feed_seen != snapshot),
+            )
+        ).scalars()
+    )
+    for start in range(0, len(gone), _LOOKUP_CHUNK):
+        session.execute(
+            update(BankEntry)
+            .where(BankEntry.id.in_(gone[start : start + _LOOKUP_CHUNK]))
+            .values(enabled=False, feed_removed=True)
+        )
+    return gone
+
+
 def _changes(row: _Stored, entry: FeedEntry) -> dict[str, object]:
     """What to change on a stored entry the feed lists again (nothing for a person's disable)."""
     values: dict[str, object] = {}
@@ -512,7 +551,6 @@ Row = tuple[object, ...]
 """A new entry's values in ``_COPY_COLUMNS`` order."""
 
 _ENABLED = 6  # ``enabled`` in ``_COPY_COLUMNS``
-_LOOKUP_CHUNK = 500
 
 
 def _keep_local_disables(session: Session, bank_id: int, rows: list[Row]) -> list[Row]:
@@ -539,7 +577,14 @@ def _keep_local_disables(session: Session, bank_id: int, rows: list[Row]) -> lis
     ]
 
 
-def _new_row(claim: _Claim, key: tuple[str, str], entry: FeedEntry, source: str, at: object) -> Row:
+def _new_row(
+    claim: _Claim,
+    key: tuple[str, str],
+    entry: FeedEntry,
+    source: str,
+    at: object,
+    snapshot: str | None,
+) -> Row:
     return (
         claim.bank_id,
         entry.signal_type,
@@ -553,6 +598,7 @@ def _new_row(claim: _Claim, key: tuple[str, str], entry: FeedEntry, source: str,
         "",
         claim.exchange_id,
         False,
+        snapshot,
     )
 
 
@@ -569,6 +615,7 @@ _COPY_COLUMNS = (
     "transform",
     "exchange_id",
     "feed_removed",
+    "feed_seen",
 )
 
 

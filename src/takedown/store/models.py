@@ -123,6 +123,10 @@ class BankEntry(Base):
     retro_scanned_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     """When the content already on the platform was searched for this entry (the retro-scan,
     ``service.retro_scan``); None until then (migration 0017)."""
+    feed_seen: Mapped[str | None] = mapped_column(String(200), default=None)
+    """The latest version of a whole-list feed (a hash list file) that listed this entry: once
+    a version has been read to its end, the exchange's entries it did not list are withdrawn
+    (``FeedPage.snapshot``; migration 0022)."""
     __table_args__ = (
         Index("ix_bank_entries_feed_key", "exchange_id", "external_id", "signal_type", unique=True),
     )
