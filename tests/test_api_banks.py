@@ -101,6 +101,40 @@ def test_bank_settings_change_threshold_and_action(service: Service) -> None:
     wait_for(lambda: _lookup(service, near)["verdict"] == "hold", 1, "hold bank")
 
 
+def test_the_answering_worker_matches_its_own_change_at_once(db_url: str, tmp_path: Path) -> None:
+    """A change answered is a change in force on the worker that answered it: the lookup right
+    after the add, disable, enable or setting finds it, with no follower poll in between (this
+    worker's follower waits 60 s; the README's first steps upload a copy right after the add)."""
+    with running_service(make_settings(tmp_path, db_url, index_poll_s=60)) as service:
+        service.post("/v1/banks", json={"name": "now"})
+        added = service.post(
+            "/v1/banks/now/entries", json={"entries": [{"signal_type": "pdq", "value": PDQ_A}]}
+        )
+        assert _lookup(service, PDQ_A)["verdict"] == "block"
+        entry_id = added.json()["entry_ids"][0]
+        service.post(f"/v1/banks/now/entries/{entry_id}/disable", json={"reason": "fp"})
+        assert _lookup(service, PDQ_A)["verdict"] == "allow"
+        service.post(f"/v1/banks/now/entries/{entry_id}/enable", json={})
+        assert _lookup(service, PDQ_A)["verdict"] == "block"
+        service.client.patch("/v1/banks/now", json={"action": "hold"}, headers=service.headers())
+        assert _lookup(service, PDQ_A)["verdict"] == "hold"
+        png = encode(synthetic_rgb(4, (256, 256)), "PNG")
+        media = service.post("/v1/banks/now/entries", files={"file": ("x.png", png, "image/png")})
+        assert media.status_code == 201
+        looked = service.client.post(
+            "/v1/lookup", files={"file": ("x.png", png, "image/png")}, headers=service.headers()
+        )
+        assert looked.json()["verdict"] == "hold", looked.text
+        imported = service.client.post(
+            "/v1/banks/now/import",
+            files={"file": ("list.txt", PDQ_B + "\n", "text/plain")},
+            data={"signal_type": "pdq"},
+            headers=service.headers(),
+        )
+        assert imported.json()["added"] == 1, imported.text
+        assert _lookup(service, PDQ_B)["verdict"] == "hold"
+
+
 def test_change_reaches_another_worker_within_a_second(db_url: str, tmp_path: Path) -> None:
     """Two API workers on one database, as in production: a bank entry added through one is
     matched by the other within 1 s (the median of five additions), without a rebuild."""

@@ -71,6 +71,7 @@ class IndexStats:
 class LiveIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one refresh at a time: they share the cursors
         self._banks: dict[int, LiveBank] = {}
         self._content = BankIndex()
         self._entry_cursor = 0
@@ -151,9 +152,18 @@ class LiveIndex:
 
     def refresh(self, db: Database) -> int:
         """Apply what changed since the last call; returns how many rows were applied."""
-        applied = self._follow_changes(db) + self._follow_entries(db) + self._follow_content(db)
-        self.stats.last_refresh = time.time()
-        return applied
+        with self._refreshing:
+            applied = self._follow_changes(db) + self._follow_entries(db) + self._follow_content(db)
+            self.stats.last_refresh = time.time()
+            return applied
+
+    def catch_up(self, db: Database) -> None:
+        """Apply a bank change this worker has just committed before it answers, so that the
+        caller's next lookup through the same worker sees it (the follower brings it to the
+        other workers within ``index_poll_s``). Nothing while the index is still loading: the
+        load reads it."""
+        if self.ready:
+            self.refresh(db)
 
     def follow(self, db: Database, interval_s: float, stop: threading.Event) -> None:
         """Load, then refresh every ``interval_s`` until ``stop``; errors are logged and retried."""

@@ -273,6 +273,8 @@ def import_bank(request: Request, name: str, form: StaffForm = Depends(bank_form
         )
     except (bank_service.BankError, ValueError) as exc:
         return _overview(request, staff, message=str(exc), status=422)
+    state = app_state(request)
+    state.index.catch_up(state.db)
     message = _("Imported") + f" {summary.added}; " + _("skipped") + f" {summary.skipped_count}."
     return _overview(request, staff, message=message, problems=summary.skipped)
 
@@ -328,4 +330,6 @@ def disable_entry(
             actor=staff.actor,
             reason=values.get("reason", "false positive")[:500],
         )
+    state = app_state(request)
+    state.index.catch_up(state.db)
     return RedirectResponse(f"/console/admin/banks/{name}", status_code=303)

@@ -290,6 +290,7 @@ async def _store(
             )
 
     content_id = await run_in_threadpool(store)
+    await run_in_threadpool(state.index.catch_up, state.db)
     return {"id": content_id, "signals": hashes}
 
 

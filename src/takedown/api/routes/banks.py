@@ -109,7 +109,8 @@ def patch_bank(
     request: Request,
     principal: Principal = Depends(require(Scope.BANKS_WRITE)),
 ) -> BankOut:
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    with state.db.write() as session:
         bank = bank_service.get_bank(session, name)
         bank_service.update_bank(
             session,
@@ -122,7 +123,9 @@ def patch_bank(
             enabled=body.enabled,
         )
         session.flush()
-        return _bank_out(bank, bank_service.entry_counts(session))
+        out = _bank_out(bank, bank_service.entry_counts(session))
+    state.index.catch_up(state.db)
+    return out
 
 
 @router.get("/{name}/entries", response_model=list[EntryOut])
@@ -211,6 +214,7 @@ async def add_entries(
             return bank_service.add_entries(session, bank, entries, actor=principal.actor, how=how)
 
     ids = await run_in_threadpool(store)
+    await run_in_threadpool(state.index.catch_up, state.db)
     return EntriesAdded(added=len(ids), entry_ids=[str(i) for i in ids])
 
 
@@ -252,7 +256,8 @@ def import_file(
         signal_type=(signal_type or "").strip().lower() or None,
         added_by=principal.actor,
     )
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    with state.db.write() as session:
         bank = bank_service.get_bank(session, name)
         summary = bank_service.import_entries(
             session,
@@ -262,6 +267,7 @@ def import_file(
             skip_bad=skip_bad,
             source_name=(file.filename or "")[:200],
         )
+    state.index.catch_up(state.db)
     return ImportOut(
         added=summary.added,
         skipped=summary.skipped_count,
@@ -272,12 +278,15 @@ def import_file(
 def _set_enabled(
     name: str, entry_id: int, enabled: bool, body: DisableIn, request: Request, actor: str
 ) -> EntryOut:
-    with app_state(request).db.write() as session:
+    state = app_state(request)
+    with state.db.write() as session:
         bank = bank_service.get_bank(session, name)
         entry = bank_service.set_entry_enabled(
             session, bank, entry_id, enabled, actor=actor, reason=body.reason
         )
-        return _entry_out(entry)
+        out = _entry_out(entry)
+    state.index.catch_up(state.db)
+    return out
 
 
 @router.post("/{name}/entries/{entry_id}/disable", response_model=EntryOut)
