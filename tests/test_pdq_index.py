@@ -37,6 +37,21 @@ def _hits(index: PdqIndex, query: np.ndarray, threshold: int) -> set:
     return {(h.entry_id, h.distance) for h in hits}
 
 
+def _assert_batch_exact(
+    index: PdqIndex, hashes: np.ndarray, alive: np.ndarray, many: np.ndarray, threshold: int
+) -> None:
+    """``query_many`` answers each row of ``many`` as brute force does, ordered by query and
+    nearest first, each hash row once per query."""
+    queries, ids, found = index.query_many(many, threshold)
+    order = list(zip(queries.tolist(), found.tolist(), strict=True))
+    assert order == sorted(order)
+    got = list(zip(queries.tolist(), ids.tolist(), found.tolist(), strict=True))
+    assert len(got) == len(set(got))
+    for number, row in enumerate(many):
+        mine = {(i, d) for q, i, d in got if q == number}
+        assert mine == _brute(hashes, alive, row, threshold), number
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -60,6 +75,9 @@ def test_matches_brute_force_with_planted_near_duplicates(
     alive = np.ones(len(hashes), dtype=bool)
     assert _hits(index, query, threshold) == _brute(hashes, alive, query, threshold)
     assert _hits(index, query, 40) == _brute(hashes, alive, query, 40)  # scan beyond 31
+    many = np.vstack([query, near[0], _random(rng, 3), query])
+    _assert_batch_exact(index, hashes, alive, many, threshold)
+    _assert_batch_exact(index, hashes, alive, many, 40)
     for victim in rng.choice(len(hashes), min(5, len(hashes)), replace=False).tolist():
         index.remove(victim)
         alive[victim] = False
@@ -205,6 +223,9 @@ def test_segments_stay_exact_through_adds_merges_removes_and_compaction(
                 assert len(index.segments) == 1
             assert len(index) == int(alive.sum())
             assert _hits(index, query, threshold) == _brute(hashes, alive, query, threshold)
+            if len(hashes):
+                many = np.vstack([query, hashes[rng.integers(0, len(hashes), 3)]])
+                _assert_batch_exact(index, hashes, alive, many, threshold)
         assert _hits(index, query, 40) == _brute(hashes, alive, query, 40)
 
 

@@ -89,37 +89,64 @@ class BankIndex:
 
     def match(self, signals: Sequence[AnySignal]) -> list[EntryHit]:
         """Every entry any of the signals matches, each once through its nearest signal."""
-        best: dict[int, EntryHit] = {}
-        for signal in signals:
-            for hit in self._match_one(signal):
-                known = best.get(hit.entry_id)
-                if known is None or hit.distance < known.distance:
-                    best[hit.entry_id] = hit
-        return sorted(best.values(), key=lambda h: (h.distance, h.entry_id))
+        return self.match_many([signals])[0]
+
+    def match_many(self, items: Sequence[Sequence[AnySignal]]) -> list[list[EntryHit]]:
+        """:meth:`match` for each item's signals: the PDQ hashes of all items (and their turns)
+        go to each PDQ index in one batch, which is what makes a batch lookup cheaper than as
+        many single ones."""
+        best: list[dict[int, EntryHit]] = [{} for _ in items]
+        for index, signal_type in ((self._pdq, "pdq"), (self._normalised, NORMALISED_TYPE)):
+            self._match_pdq_many(index, signal_type, items, best)
+        for number, signals in enumerate(items):
+            for signal in signals:
+                if signal.type not in ("pdq", NORMALISED_TYPE) or isinstance(signal, VideoSignal):
+                    _keep_nearest(best[number], self._match_one(signal))
+        return [sorted(found.values(), key=lambda h: (h.distance, h.entry_id)) for found in best]
+
+    def _match_pdq_many(
+        self,
+        index: PdqIndex,
+        signal_type: str,
+        items: Sequence[Sequence[AnySignal]],
+        best: list[dict[int, EntryHit]],
+    ) -> None:
+        """Query every usable ``signal_type`` signal of the items, each turn and flip it
+        carries, as one batch; keep each entry's nearest hit per item (the first signal and
+        turn at equal distance, as one by one)."""
+        if not len(index):
+            return
+        owners: list[tuple[int, str]] = []  # per query row: (item number, transform)
+        values: list[str] = []
+        for number, signals in enumerate(items):
+            for signal in signals:
+                if signal.type != signal_type or not isinstance(signal, Signal):
+                    continue
+                if not signal.usable:
+                    continue
+                variants = signal.dihedral or {"original": signal.value}
+                for transform, value in variants.items():
+                    owners.append((number, transform))
+                    values.append(value)
+        if not values:
+            return
+        queries, entries, found = index.query_many(parse_hashes(values), self.limit(signal_type))
+        for query, entry, distance in zip(
+            queries.tolist(), entries.tolist(), found.tolist(), strict=True
+        ):
+            number, transform = owners[query]
+            _keep_nearest(best[number], [EntryHit(entry, signal_type, distance, transform)])
 
     def _match_one(self, signal: AnySignal) -> list[EntryHit]:
+        """A vPDQ or exact signal's hits (PDQ types go through :meth:`_match_pdq_many`)."""
         if isinstance(signal, VideoSignal):
             return self._match_video(signal)
-        if signal.type == "pdq":
-            return self._match_pdq(signal)
-        if signal.type == NORMALISED_TYPE:
-            return self._match_pdq(signal, self._normalised)
         if signal.type in self._exact:
             return [
                 EntryHit(entry, signal.type, 0)
                 for entry in self._exact[signal.type].query(signal.value)
             ]
         return []
-
-    def _match_pdq(self, signal: Signal, index: PdqIndex | None = None) -> list[EntryHit]:
-        index = self._pdq if index is None else index
-        if not signal.usable or not len(index):
-            return []
-        variants = dict(signal.dihedral) if signal.dihedral else {"original": signal.value}
-        return [
-            EntryHit(hit.entry_id, signal.type, hit.distance, transform)
-            for transform, hit in index.query_dihedral(variants, self.limit(signal.type))
-        ]
 
     def _video_index(self, signal_type: str) -> VpdqIndex:
         return self._normalised_videos if signal_type == VIDEO_NORMALISED else self._videos
@@ -139,3 +166,11 @@ class BankIndex:
             for hit in videos.query(signal.frames, self.limit(signal.type))
             if hit.matched
         ]
+
+
+def _keep_nearest(best: dict[int, EntryHit], hits: Sequence[EntryHit]) -> None:
+    """Each entry once, through its nearest hit (an earlier one at equal distance stays)."""
+    for hit in hits:
+        known = best.get(hit.entry_id)
+        if known is None or hit.distance < known.distance:
+            best[hit.entry_id] = hit

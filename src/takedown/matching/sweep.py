@@ -46,33 +46,31 @@ def _sweep(  # pragma: no cover - compiled
     thresholds: Any,
 ) -> tuple[Any, Any, Any]:
     """Every (query, row) within the row's own threshold, through the tables (a pair may
-    repeat: found through two tables). The probe of :func:`kernels.probe`, inlined so that a
-    chunk of queries costs no allocation per query."""
+    repeat: found through two tables). Candidates are gathered and then verified in one flat
+    loop, as :func:`kernels.probe_many` does, so that a chunk of queries costs no allocation
+    per query and the random reads of the hashes overlap."""
     size = 1024
     out_q = np.empty(size, dtype=np.int64)
     out_r = np.empty(size, dtype=np.int64)
     out_d = np.empty(size, dtype=np.int32)
+    into = np.empty(4096, dtype=order.dtype)
     n = 0
-    shift = 16 - bits
     for i in range(queries.shape[0]):
+        into, m = kernels._candidates(queries[i], order, offsets, bits, into)
         q0, q1, q2, q3 = queries[i, 0], queries[i, 1], queries[i, 2], queries[i, 3]
-        for t in range(16):
-            key = kernels._key(queries[i, t >> 2], t, shift)
-            for flip in range(bits + 1):
-                probe_key = key if flip == 0 else key ^ (1 << (flip - 1))
-                for pos in range(offsets[t, probe_key], offsets[t, probe_key + 1]):
-                    row = order[t, pos]
-                    d = kernels._distance(hashes, row, q0, q1, q2, q3)
-                    if d <= thresholds[row]:
-                        if n == size:
-                            size *= 2
-                            out_q = np.concatenate((out_q, np.empty(n, dtype=np.int64)))
-                            out_r = np.concatenate((out_r, np.empty(n, dtype=np.int64)))
-                            out_d = np.concatenate((out_d, np.empty(n, dtype=np.int32)))
-                        out_q[n] = i
-                        out_r[n] = row
-                        out_d[n] = d
-                        n += 1
+        for c in range(m):
+            row = into[c]
+            d = kernels._distance(hashes, row, q0, q1, q2, q3)
+            if d <= thresholds[row]:
+                if n == size:
+                    size *= 2
+                    out_q = np.concatenate((out_q, np.empty(n, dtype=np.int64)))
+                    out_r = np.concatenate((out_r, np.empty(n, dtype=np.int64)))
+                    out_d = np.concatenate((out_d, np.empty(n, dtype=np.int32)))
+                out_q[n] = i
+                out_r[n] = row
+                out_d[n] = d
+                n += 1
     return out_q[:n], out_r[:n], out_d[:n]
 
 

@@ -106,14 +106,19 @@ class LiveIndex:
     # ---- queries (called from request handlers) ----
 
     def match(self, signals: Sequence[AnySignal]) -> list[BankHit]:
+        return self.match_many([signals])[0]
+
+    def match_many(self, items: Sequence[Sequence[AnySignal]]) -> list[list[BankHit]]:
+        """Each item's bank hits, nearest first; every enabled bank is asked once for the whole
+        batch (``/v1/lookup/batch``)."""
+        found: list[list[BankHit]] = [[] for _ in items]
         with self._lock:
-            found = [
-                BankHit(bank.id, bank.name, bank.action, hit)
-                for bank in self._banks.values()
-                if bank.enabled
-                for hit in bank.index.match(signals)
-            ]
-        return sorted(found, key=lambda h: (h.hit.distance, h.bank, h.hit.entry_id))
+            for bank in self._banks.values():
+                if not bank.enabled:
+                    continue
+                for number, hits in enumerate(bank.index.match_many(items)):
+                    found[number] += (BankHit(bank.id, bank.name, bank.action, h) for h in hits)
+        return [sorted(f, key=lambda h: (h.hit.distance, h.bank, h.hit.entry_id)) for f in found]
 
     def match_content(self, signals: Sequence[AnySignal]) -> list[EntryHit]:
         """Content items (database ids) that any of the signals matches: the copies."""

@@ -231,7 +231,7 @@ async def lookup_batch(
         raise ApiError(503, "index_loading", "the indexes are still loading; retry shortly")
 
     def look_up() -> list[dict[str, object]]:
-        hits = [state.index.match(signals) for signals in items]
+        hits = state.index.match_many(items)
         infos, missing = state.index.entry_info({h.hit.entry_id for found in hits for h in found})
         if missing:
             read = read_entry_info(state.db, missing)
