@@ -32,7 +32,7 @@ from takedown.exchanges.feed_format import (
     page_of,
     sign,
 )
-from takedown.exchanges.guard import GuardedClient
+from takedown.exchanges.guard import AddressRefused, GuardedClient
 from takedown.exchanges.hash_list import HashListClient
 from takedown.exchanges.ncmec import HashAPI as NcmecHashAPI
 from takedown.exchanges.pytx_http import Timeout
@@ -276,6 +276,23 @@ def test_exchange_urls_follow_the_webhook_address_rules(db_url: str, tmp_path: P
             assert "secret" not in answer.text
         assert service.get("/v1/exchanges").json() == []
         assert service.get("/v1/banks/b").status_code == 404
+
+
+def test_pytx_sessions_check_the_address_a_name_resolves_to() -> None:
+    """pytx's clients (NCMEC, StopNCII, ThreatExchange) go through ``requests``: a host name is
+    resolved by the guard, the address checked against the networks and the request pinned to
+    it (so a name that resolves to a private address, or is switched to one between the check
+    and the connection, reaches nothing)."""
+    with _Hostile() as server:
+        named = server.url.replace("127.0.0.1", "localhost") + "/v2/hashes"
+        denied = pytx_session(named, Timeout(5.0, 5.0, Networks.of(DEFAULT_WEBHOOK_DENY)))
+        with pytest.raises(AddressRefused):
+            denied.get(named)
+        assert server.asked == []
+        allowed = pytx_session(named, Timeout(5.0, 5.0, LOCAL))
+        server.body = b'{"ok": true}'
+        assert allowed.get(named).json() == {"ok": True}
+        assert server.asked == ["/v2/hashes"]
 
 
 def test_each_fetch_checks_the_address_again(service: Service) -> None:
