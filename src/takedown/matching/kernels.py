@@ -111,6 +111,14 @@ def _append_hit(
     for k in range(start, n):
         if rows[k] == row:
             return queries, rows, found, n
+    return append_triple(queries, rows, found, n, q, row, d)
+
+
+@numba.njit(cache=True, inline="always")
+def append_triple(
+    queries: Any, rows: Any, found: Any, n: int, q: Any, row: Any, d: Any
+) -> tuple[Any, Any, Any, int]:
+    """Store (query, row, distance) at ``n``, doubling the three buffers when full."""
     if n == len(rows):
         queries = np.concatenate((queries, np.empty(n, dtype=np.int64)))
         rows = np.concatenate((rows, np.empty(n, dtype=np.int64)))

@@ -62,15 +62,7 @@ def _sweep(  # pragma: no cover - compiled
             row = into[c]
             d = kernels._distance(hashes, row, q0, q1, q2, q3)
             if d <= thresholds[row]:
-                if n == size:
-                    size *= 2
-                    out_q = np.concatenate((out_q, np.empty(n, dtype=np.int64)))
-                    out_r = np.concatenate((out_r, np.empty(n, dtype=np.int64)))
-                    out_d = np.concatenate((out_d, np.empty(n, dtype=np.int32)))
-                out_q[n] = i
-                out_r[n] = row
-                out_d[n] = d
-                n += 1
+                out_q, out_r, out_d, n = kernels.append_triple(out_q, out_r, out_d, n, i, row, d)
     return out_q[:n], out_r[:n], out_d[:n]
 
 
@@ -93,15 +85,9 @@ def brute_force(  # pragma: no cover - compiled
         rows, found = kernels.scan(queries[i], hashes, alive, 0, hashes.shape[0], limit)
         for k in range(rows.shape[0]):
             if found[k] <= thresholds[rows[k]]:
-                if n == size:
-                    size *= 2
-                    out_q = np.concatenate((out_q, np.empty(n, dtype=np.int64)))
-                    out_r = np.concatenate((out_r, np.empty(n, dtype=np.int64)))
-                    out_d = np.concatenate((out_d, np.empty(n, dtype=np.int32)))
-                out_q[n] = i
-                out_r[n] = rows[k]
-                out_d[n] = found[k]
-                n += 1
+                out_q, out_r, out_d, n = kernels.append_triple(
+                    out_q, out_r, out_d, n, i, rows[k], found[k]
+                )
     return out_q[:n], out_r[:n], out_d[:n]
 
 
