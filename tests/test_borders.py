@@ -46,6 +46,20 @@ def test_framed_copies_match_through_the_trimmed_hash(photo_paths: list[Path]) -
     assert rescued >= 10, "most frames defeat the untrimmed hash; trimming must rescue them"
 
 
+def test_bars_do_not_cut_a_dark_picture_deeper_than_its_own_margins(shared_data: Path) -> None:
+    """A photo whose bottom rows are near-black, letterboxed: rows half bar and half picture
+    looked like margin across the canvas and the copy was cut deeper than the photo's own
+    trim (26 bits from it: restricted for a person instead of removed). Judged between the
+    bars, one of the copy's trimmed hashes is the photo's own."""
+    path = shared_data / "photos" / "kde-puzzles-d5d78b4f8caa.jpg"
+    photo = Image.open(path).convert("RGB")
+    own = [s for s in _pdq_signals(path.read_bytes()) if s.variant is Variant.TRIMMED]
+    copy = encode(np.asarray(_bordered(photo, "letterbox")), "PNG")
+    cut = [s for s in _pdq_signals(copy) if s.variant is Variant.TRIMMED]
+    assert own and cut
+    assert min(hamming(a.value, b.value) for a in own for b in cut) <= 8
+
+
 def test_no_trim_without_borders() -> None:
     rgb = synthetic_rgb(5, (300, 200))
     assert find_content(rgb) == []

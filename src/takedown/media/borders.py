@@ -94,7 +94,9 @@ def _border_lines(band: RGBArray, edge: RGBArray, axis: int, max_gap: int) -> in
     return depth
 
 
-def _trim_once(pixels: RGBArray, box: Box) -> Box:
+def _margins(pixels: RGBArray, box: Box) -> tuple[int, int, int, int] | None:
+    """How deep the uniform margin goes at the top, bottom, left and right of ``box``; None
+    when the whole box is one colour."""
     region = pixels[box.top : box.bottom, box.left : box.right]
     height, width = region.shape[:2]
     deep_y = max(1, int(height * (1 - MIN_KEEP_SHARE)))
@@ -109,17 +111,46 @@ def _trim_once(pixels: RGBArray, box: Box) -> Box:
     left = _border_lines(columns[:, :deep_x], columns[:, 0], axis=0, max_gap=gap_x)
     right = _border_lines(columns[:, ::-1][:, :deep_x], columns[:, -1], axis=0, max_gap=gap_x)
     if top + bottom >= height or left + right >= width:
+        return None
+    return top, bottom, left, right
+
+
+def _trim_once(pixels: RGBArray, box: Box) -> Box:
+    found = _margins(pixels, box)
+    if found is None:
         return box  # all one colour: nothing to keep, so nothing to trim
+    top, bottom, left, right = found
+    return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)
+
+
+def _judged_between(pixels: RGBArray, box: Box, trimmed: Box) -> Box:
+    """``trimmed`` with each axis judged again inside the other axis's margins. Bars on the
+    left and right make the picture's own dark top or bottom rows look like margin across the
+    whole canvas (a row that is half bar, half near-black picture), so the copy is cut deeper
+    than the picture alone is and its trimmed hash moves (20 bits for one letterboxed photo of
+    30 in the service benchmark); judged between the bars, the rows are the picture's own and
+    are cut as the original's are. Kept beside the pass's own box, not instead: that one, bars
+    only, is what matches a bank's untrimmed original when the picture has margins of its own."""
+    top, left = trimmed.top - box.top, trimmed.left - box.left
+    bottom, right = box.bottom - trimmed.bottom, box.right - trimmed.right
+    if left or right:
+        between = _margins(pixels, Box(trimmed.left, box.top, trimmed.right, box.bottom))
+        if between is not None:
+            top, bottom = between[0], between[1]
+    if top or bottom:
+        between = _margins(pixels, Box(box.left, box.top + top, box.right, box.bottom - bottom))
+        if between is not None:
+            left, right = between[2], between[3]
     return Box(box.left + left, box.top + top, box.right - right, box.bottom - bottom)
 
 
 def find_content(rgb: RGBArray) -> list[Box]:
     """The boxes inside the uniform margins, outermost first; empty when there are none.
 
-    Each pass peels one layer of margin and gives one box. All are returned because a layer
-    can be content: a snowfield or a studio backdrop at an edge looks like a margin, and a
-    framed copy of such a photo must still be found through the box that removed only the
-    frame.
+    Each pass peels one layer of margin and gives one box, and a second one where the layer
+    judged axis by axis differs (``_judged_between``). All are returned because a layer can be
+    content: a snowfield or a studio backdrop at an edge looks like a margin, and a framed copy
+    of such a photo must still be found through the box that removed only the frame.
     """
     height, width = rgb.shape[:2]
     if height < 16 or width < 16:
@@ -131,14 +162,22 @@ def find_content(rgb: RGBArray) -> list[Box]:
         trimmed = _trim_once(pixels, box)
         if trimmed == box:
             break
+        judged = _judged_between(pixels, box, trimmed)
         box = trimmed
-        if box.width < width * MIN_KEEP_SHARE or box.height < height * MIN_KEEP_SHARE:
+        if not _keeps_enough(box, width, height):
             break
-        trimmed_x = (width - box.width) / width
-        trimmed_y = (height - box.height) / height
-        if max(trimmed_x, trimmed_y) >= MIN_TRIM_SHARE:
-            boxes.append(box)
+        for found in (box, judged) if judged != box else (box,):
+            if _keeps_enough(found, width, height) and _trims_enough(found, width, height):
+                boxes.append(found)
     return boxes
+
+
+def _keeps_enough(box: Box, width: int, height: int) -> bool:
+    return box.width >= width * MIN_KEEP_SHARE and box.height >= height * MIN_KEEP_SHARE
+
+
+def _trims_enough(box: Box, width: int, height: int) -> bool:
+    return max((width - box.width) / width, (height - box.height) / height) >= MIN_TRIM_SHARE
 
 
 def crop(rgb: RGBArray, box: Box) -> RGBArray:
