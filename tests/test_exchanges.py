@@ -45,6 +45,11 @@ def _add(service: Service, **body: Any) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def _add_list(service: Service, name: str, bank: str, url: str, **options: str) -> None:
+    """A hash-list exchange with no credentials, filling ``bank`` from ``url``."""
+    _add(service, name=name, kind="hash_list", bank=bank, options={"url": url, **options})
+
+
 def _fetch(service: Service, name: str) -> dict[str, Any]:
     answer = service.post(f"/v1/exchanges/{name}/fetch?wait=true")
     assert answer.status_code == 202, answer.text
@@ -125,13 +130,7 @@ def test_resume_after_a_download_cut_off_mid_feed(service: Service) -> None:
             ]
         )
         server.cut_after_lines = 25  # pages of 10: two written, the third cut off
-        _add(
-            service,
-            name="cut",
-            kind="hash_list",
-            bank="cut-bank",
-            options={"url": server.url, "page_size": "10"},
-        )
+        _add_list(service, "cut", "cut-bank", server.url, page_size="10")
         first = _fetch(service, "cut")
         assert first["status"] == "failed" and first["error"] == "exchange_unavailable"
         assert first["pages"] == 2 and len(_entries(service, "cut")) == 20
@@ -152,7 +151,7 @@ def test_withdrawals_disable_and_a_person_s_disable_stays(service: Service) -> N
         server.body = csv_list(
             [("pdq", a, "csam", "a", ""), ("pdq", b, "csam", "b", ""), ("pdq", c, "csam", "c", "")]
         )
-        _add(service, name="list-feed", kind="hash_list", bank="fed", options={"url": server.url})
+        _add_list(service, "list-feed", "fed", server.url)
         _fetch(service, "list-feed")
         wait_for(lambda: _matches(service, b) == ["fed"], 10, "b to match")
 
@@ -202,20 +201,8 @@ def test_a_new_version_of_a_whole_list_withdraws_what_it_no_longer_holds(
             server.body = jsonl_list(
                 [{"signal_type": "pdq", "value": v, "external_id": k} for k, v in values.items()]
             )
-        _add(
-            service,
-            name="whole",
-            kind="hash_list",
-            bank="whole",
-            options={"url": full.url, "page_size": "4"},
-        )
-        _add(
-            service,
-            name="adds",
-            kind="hash_list",
-            bank="adds",
-            options={"url": adds.url, "mode": "append"},
-        )
+        _add_list(service, "whole", "whole", full.url, page_size="4")
+        _add_list(service, "adds", "adds", adds.url, mode="append")
         assert _fetch(service, "whole")["added"] == 12 and _fetch(service, "adds")["added"] == 12
 
         kept = [k for k in values if k not in ("e0", "e11")]
@@ -385,8 +372,8 @@ def test_a_failing_exchange_does_not_stop_another(service: Service) -> None:
         broken.failures = [(500, {})] * 50
         value = pdq()
         good.body = csv_list([("pdq", value, "csam", "1", "")])
-        _add(service, name="broken", kind="hash_list", bank="b1", options={"url": broken.url})
-        _add(service, name="good", kind="hash_list", bank="b2", options={"url": good.url})
+        _add_list(service, "broken", "b1", broken.url)
+        _add_list(service, "good", "b2", good.url)
         stop = threading.Event()
         runner = threading.Thread(
             target=fetch_until,
@@ -451,7 +438,7 @@ def test_api_refusals_and_remove(service: Service) -> None:
         assert service.get("/v1/banks/b").status_code == 404  # nothing half-made
 
         server.body = csv_list([("pdq", pdq(), "x", "1", "")])
-        _add(service, name="one", kind="hash_list", bank="shared", options={"url": server.url})
+        _add_list(service, "one", "shared", server.url)
         again = service.post(
             "/v1/exchanges",
             json={"name": "one", "kind": "hash_list", "bank": "o", "options": {"url": server.url}},
@@ -490,13 +477,7 @@ def test_plain_list_needs_its_signal_type(service: Service) -> None:
             json={"name": "p", "kind": "hash_list", "bank": "p", "options": {"url": server.url}},
         )
         assert refused.json()["code"] == "invalid_field"
-        _add(
-            service,
-            name="p",
-            kind="hash_list",
-            bank="p",
-            options={"url": server.url, "format": "plain", "signal_type": "md5"},
-        )
+        _add_list(service, "p", "p", server.url, format="plain", signal_type="md5")
         done = _fetch(service, "p")
         assert (done["status"], done["added"]) == ("done", 1)  # the bad line is skipped
         assert [e.value for e in _entries(service, "p").values()] == [md5]
@@ -581,13 +562,7 @@ def test_an_exchange_without_credentials_uses_its_kinds(service: Service) -> Non
             "supports_authentification": True,
             "has_set_authentification": True,
         }
-        _add(
-            service,
-            name="shared",
-            kind="hash_list",
-            bank="shared-bank",
-            options={"url": server.url},
-        )
+        _add_list(service, "shared", "shared-bank", server.url)
         assert _fetch(service, "shared")["status"] == "done"
         wait_for(lambda: _matches(service, value) == ["shared-bank"], 10, "the fed hash")
         with service.db.read() as session:

@@ -106,24 +106,6 @@ class _Segment:
         keep = self.alive
         return self.hashes[keep], self.ids[keep]
 
-    def query(self, query: Words, threshold: int) -> tuple[npt.NDArray[np.int64], Distances]:
-        """Entry ids and distances of this segment's live rows within ``threshold``."""
-        if threshold > MAX_EXACT_THRESHOLD:
-            rows, found = kernels.scan(
-                query, self.hashes, self.alive, 0, len(self.hashes), threshold
-            )
-        else:
-            _, rows, found = kernels.probe_many(
-                query.reshape(1, 4),
-                self.order,
-                self.offsets,
-                self.bits,
-                self.hashes,
-                self.alive,
-                threshold,
-            )
-        return self.ids[rows], found
-
     def query_many(
         self, many: Words, threshold: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Distances]:
@@ -249,21 +231,9 @@ class PdqIndex:
 
     def query(self, value: str | Words, threshold: int = 31) -> list[PdqHit]:
         """Every live entry within ``threshold`` bits, nearest first (one hit per hash row)."""
-        query = parse_hashes([value])[0] if isinstance(value, str) else value
-        parts = [segment.query(query, threshold) for segment in self._segments]
-        if self._buffered:
-            rows, found = kernels.scan(
-                query, self._buffer, self._buffer_alive, 0, self._buffered, threshold
-            )
-            parts.append((self._buffer_ids[rows], found))
-        if not parts:
-            return []
-        ids = np.concatenate([part[0] for part in parts])
-        found = np.concatenate([part[1] for part in parts])
-        order = np.argsort(found, kind="stable")
-        return [
-            PdqHit(int(entry), int(d)) for entry, d in zip(ids[order], found[order], strict=True)
-        ]
+        query = parse_hashes([value]) if isinstance(value, str) else value.reshape(1, 4)
+        _, ids, found = self.query_many(query, threshold)
+        return [PdqHit(e, d) for e, d in zip(ids.tolist(), found.tolist(), strict=True)]
 
     def query_dihedral(
         self, variants: Mapping[str, str], threshold: int = 31
@@ -276,10 +246,6 @@ class PdqIndex:
                 if hit.entry_id not in best or hit.distance < best[hit.entry_id][1].distance:
                     best[hit.entry_id] = (transform, hit)
         return sorted(best.values(), key=lambda pair: (pair[1].distance, pair[1].entry_id))
-
-    def query_batch(self, values: Sequence[str], threshold: int = 31) -> list[list[PdqHit]]:
-        words = parse_hashes(values)
-        return [self.query(row, threshold) for row in words]
 
     def query_many(
         self, many: Words, threshold: int = 31

@@ -285,12 +285,13 @@ async def _store(
             if found is None:
                 raise _not_found(name)
             bank: Bank = found[0]
-            return hma_content.add_content(
+            added = hma_content.add_content(
                 session, bank, entries, hashes, meta=meta, note=note, actor=principal.actor
             )
+        state.index.catch_up(state.db)
+        return added
 
     content_id = await run_in_threadpool(store)
-    await run_in_threadpool(state.index.catch_up, state.db)
     return {"id": content_id, "signals": hashes}
 
 

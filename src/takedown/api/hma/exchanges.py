@@ -206,14 +206,7 @@ def exchange_create(
     state = app_state(request)
     try:
         with state.db.write() as session:
-            v1_exchanges.create(
-                state,
-                session,
-                spec,
-                principal.scopes,
-                staff=principal.user_id is not None,
-                actor=principal.actor,
-            )
+            v1_exchanges.create_as(state, session, spec, principal)
     except BankError as refused:
         raise bad(str(refused), refused.code) from None
     return {"message": "Created successfully"}

@@ -211,10 +211,11 @@ async def add_entries(
     def store() -> list[int]:
         with state.db.write() as session:
             bank = bank_service.get_bank(session, name)
-            return bank_service.add_entries(session, bank, entries, actor=principal.actor, how=how)
+            added = bank_service.add_entries(session, bank, entries, actor=principal.actor, how=how)
+        state.index.catch_up(state.db)
+        return added
 
     ids = await run_in_threadpool(store)
-    await run_in_threadpool(state.index.catch_up, state.db)
     return EntriesAdded(added=len(ids), entry_ids=[str(i) for i in ids])
 
 

@@ -80,15 +80,22 @@ def create_exchange(
     state = app_state(request)
     spec = exchange_service.ExchangeSpec(**body.model_dump())
     with state.db.write() as session:
-        create(
-            state,
-            session,
-            spec,
-            principal.scopes,
-            staff=principal.user_id is not None,
-            actor=principal.actor,
-        )
+        create_as(state, session, spec, principal)
         return exchange_service.view_of(session, body.name)
+
+
+def create_as(
+    state: AppState, session: Session, spec: exchange_service.ExchangeSpec, principal: Principal
+) -> None:
+    """:func:`create` for an API caller (a key, or a person's token): their scopes and name."""
+    create(
+        state,
+        session,
+        spec,
+        principal.scopes,
+        staff=principal.user_id is not None,
+        actor=principal.actor,
+    )
 
 
 def create(
